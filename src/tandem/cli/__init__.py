@@ -1,0 +1,1 @@
+"""The `tandem` command line: one console script, a subcommand per area."""

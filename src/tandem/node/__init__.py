@@ -1,0 +1,1 @@
+"""The node supervisor: what systemd starts on each node (`tandem node run`)."""

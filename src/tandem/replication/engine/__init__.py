@@ -1,0 +1,1 @@
+"""The volume engine: the replication core on FUSE, files and TCP (`tandem volume run`)."""

@@ -1,0 +1,1 @@
+"""Thin wrappers around the operating system's tools, shared by the lab and the agents."""

@@ -1,0 +1,135 @@
+"""The node-to-node API under /peer/: only the other node, signed with the cluster key.
+
+Not part of the operators' API description; docs/web.md describes it. Every route
+depends on `verified`, which refuses unsigned, forged and replayed requests with 403.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import asdict
+from typing import Any, Literal
+
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+
+from tandem.config import InvalidConfig
+from tandem.errors import ProtocolError, TandemError
+from tandem.web import sysinfo, updates
+from tandem.web.api.updates import start_local
+from tandem.web.changes import Stale
+from tandem.web.context import web_of
+from tandem.web.jobs import Busy
+from tandem.web.store import Stamp, digest
+
+
+async def verified(request: Request) -> None:
+    web = web_of(request)
+    body = await request.body()
+    path = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    headers = {k.lower(): v for k, v in request.headers.items()}
+    try:
+        web.verifier.verify(request.method, path, headers, body)
+    except ProtocolError as exc:
+        raise HTTPException(403, str(exc)) from None
+
+
+router = APIRouter(prefix="/peer", include_in_schema=False, dependencies=[Depends(verified)])
+
+
+class ConfigPush(BaseModel):
+    toml: str
+    stamp: dict[str, Any]
+
+
+class AdminPassword(BaseModel):
+    entry: str
+
+
+class RootPassword(BaseModel):
+    hash: str
+
+
+class JobRequest(BaseModel):
+    kind: Literal["refresh", "apply"]
+
+
+@router.get("/info")
+async def info(request: Request) -> dict[str, Any]:
+    return await asyncio.to_thread(sysinfo.node_info, web_of(request).me)
+
+
+@router.get("/status")
+async def status(request: Request) -> dict[str, Any]:
+    return await asyncio.to_thread(web_of(request).local.collect)
+
+
+@router.get("/config")
+async def config(request: Request) -> dict[str, Any]:
+    store = web_of(request).store
+    text = store.text()
+    stamp = store.stamp()
+    return {"toml": text, "digest": digest(text), "stamp": None if stamp is None else asdict(stamp)}
+
+
+@router.post("/config")
+async def receive_config(request: Request, push: ConfigPush) -> JSONResponse:
+    web = web_of(request)
+    try:
+        stamp = Stamp(**push.stamp)
+        return JSONResponse(web.changes.receive_config(push.toml, stamp))
+    except Stale as exc:
+        return JSONResponse(
+            {"message": str(exc), "toml": exc.text, "stamp": asdict(exc.stamp)}, status_code=409
+        )
+    except InvalidConfig as exc:
+        return JSONResponse({"message": str(exc)}, status_code=422)
+    except (TypeError, TandemError) as exc:
+        return JSONResponse({"message": str(exc)}, status_code=422)
+
+
+@router.post("/admin/password")
+async def admin_password(request: Request, body: AdminPassword) -> JSONResponse:
+    return _receive(request, "admin_password", body.model_dump())
+
+
+@router.post("/root/password")
+async def root_password(request: Request, body: RootPassword) -> JSONResponse:
+    return _receive(request, "root_password", body.model_dump())
+
+
+def _receive(request: Request, kind: str, payload: dict[str, Any]) -> JSONResponse:
+    try:
+        return JSONResponse(web_of(request).changes.receive(kind, payload))
+    except (OSError, TandemError) as exc:
+        return JSONResponse({"message": str(exc)}, status_code=422)
+
+
+@router.get("/updates")
+async def list_updates(request: Request) -> dict[str, Any]:
+    return await asyncio.to_thread(updates.upgradable, web_of(request).settings.apt_env)
+
+
+@router.post("/jobs")
+async def start_job(request: Request, body: JobRequest) -> JSONResponse:
+    try:
+        return JSONResponse(start_local(web_of(request), body.kind))
+    except Busy as exc:
+        return JSONResponse({"message": str(exc)}, status_code=409)
+
+
+@router.get("/jobs/{job_id}")
+async def job(
+    request: Request,
+    job_id: str,
+    since: int = Query(0, ge=0),
+    wait: float = Query(0, ge=0, le=30),
+) -> JSONResponse:
+    web = web_of(request)
+    found = web.jobs.get(job_id)
+    if found is None:
+        return JSONResponse({"message": f"no job {job_id} on {web.me}"}, status_code=404)
+    if wait > 0:
+        await web.jobs.wait(found, since, wait)
+    return JSONResponse(found.view(since))
