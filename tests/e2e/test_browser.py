@@ -80,22 +80,22 @@ def test_install_a_template_then_create_start_and_back_up_a_container(
     expect(page.locator("section:has(h2:text('Betriebssystem-Templates')) table")).to_contain_text(
         "busybox"
     )
-    # Create container 101 on the external network, then start it.
-    address = re.sub(r"\.\d+$", ".101", demo.urls["node1"].removeprefix("https://"))
-    page.fill("#f-veid", "101")
-    page.fill("#f-hostname", "vps101.example.com")
+    # The demo runs container 101; create 102 beside it on the external network, start it.
+    address = re.sub(r"\.\d+$", ".102", demo.urls["node1"].removeprefix("https://"))
+    page.fill("#f-veid", "102")
+    page.fill("#f-hostname", "vps102.example.com")
     page.fill("#f-addresses", address)
     page.select_option("#f-sample", "vps.256MB")
     with page.expect_navigation(timeout=60_000):
         page.click("#create button[type=submit]")
-    row = page.locator("#ve-list tr[data-veid='101']")
+    row = page.locator("#ve-list tr[data-veid='102']")
     expect(row).to_contain_text("gestoppt")
     expect(row).to_contain_text(address)
     with page.expect_navigation(timeout=60_000):
         row.locator("button[data-action$='/start']").click()
-    expect(page.locator("#ve-list tr[data-veid='101']")).to_contain_text("läuft")
+    expect(page.locator("#ve-list tr[data-veid='102']")).to_contain_text("läuft")
     # Its own page: back it up (progress live), and the action log tells all of it.
-    page.goto(demo.urls["node1"] + "/containers/101")
+    page.goto(demo.urls["node1"] + "/containers/102")
     with page.expect_navigation(timeout=120_000):
         page.click("button[data-job-api$='/backup']")
     expect(page.locator("#ve-log")).to_contain_text("backup")
@@ -109,7 +109,7 @@ def test_install_a_template_then_create_start_and_back_up_a_container(
     with page.expect_navigation(timeout=120_000):
         page.click("button[data-job-api='/api/template-cache/backup']")
     expect(page.locator("#cache-backups")).to_contain_text("/vz/backups/templatecache/")
-    page.goto(demo.urls["node1"] + "/containers/101")
+    page.goto(demo.urls["node1"] + "/containers/102")
     # A bad setting is refused beside its field.
     page.fill("#f-hostname", "bad host name")
     page.click("form[data-method=PUT] button[type=submit]")

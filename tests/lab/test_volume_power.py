@@ -86,6 +86,8 @@ def promote(node: str) -> None:
     ok(vol(node, "attach", timeout=300))
 
 
+# About 25 s a round (fsck, attach, boot, resync): the whole run takes about ten minutes.
+@pytest.mark.timeout(1800)
 def test_power_loss_rounds_lose_no_acknowledged_write(cluster: Lab) -> None:
     rng = random.Random(int(os.environ.get("TANDEM_POWER_SEED", "4")))
     primary = "node1"

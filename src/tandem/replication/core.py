@@ -25,6 +25,7 @@ The promises, and where they are kept:
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import cached_property
 from typing import Any
 
 from tandem.errors import UsageError
@@ -83,13 +84,15 @@ class ReplicaCore(PrimaryPath, SecondaryPath, LinkPath, ResyncPath, VerifyPath, 
     def handle(self, event: Event, now: float) -> list[Action]:
         self.now = now
         out: list[Action] = []
-        handler = self._handlers().get(type(event))
+        handler = self._dispatch.get(type(event))
         if handler is None:
             raise UsageError(f"can't handle {type(event).__name__}")
         handler(event, out)
         return out
 
-    def _handlers(self) -> dict[type, Callable[[Any, list[Action]], None]]:
+    @cached_property
+    def _dispatch(self) -> dict[type, Callable[[Any, list[Action]], None]]:
+        """Built once per replica: every event of a simulation run goes through it."""
         return {
             AppWrite: self._app_write,
             AppFlush: self._app_flush,
