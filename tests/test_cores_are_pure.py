@@ -15,7 +15,15 @@ CORES = [
     "membership/events.py",
     "membership/witness_core.py",
     "membership/wire.py",
-]
+    "crm/core.py",
+    *(
+        f"replication/{name}.py"
+        for name in (
+            "core", "primary", "secondary", "link", "resync", "verify", "roles", "state",
+            "states", "bitmap", "generations", "messages", "events", "activity",
+        )
+    ),
+]  # fmt: skip
 FORBIDDEN = {"asyncio", "socket", "subprocess", "os", "time", "random", "threading", "select"}
 
 

@@ -255,3 +255,32 @@ def test_without_a_witness_the_passive_node_fences_a_dead_peer_before_taking_ove
     core.step(obs)
     assert "FencePeer" in kinds(core.step(obs)) or core.fenced_at > 0
     assert "FencePeer" not in kinds(c.HaCore("node2").step(replace(obs, may_fence_peer=False)))
+
+
+def test_a_step_that_releases_the_group_does_not_start_it_on_the_grant_given_back() -> None:
+    """The observation's grant answers the claim as it was; after a release in the same
+    step it is stale (the simulator found a node running the group without a grant)."""
+    core, running = active_node1()
+    stop = core.step(replace(running, ping_me=False, ping_peer=True))
+    assert "StopGroup" in kinds(stop)
+    # Stopped; in the meantime the peer died, and membership still shows the old grant.
+    stopped = replace(running, group="stopped", peer_state="dead", peer_crm={}, ping_peer=None)
+    actions = core.step(stopped)
+    assert "ReportReleased" in kinds(actions)
+    assert "StartGroup" not in kinds(actions)
+    # The next step reads the grant for the new claim, and only then starts.
+    assert "StartGroup" in kinds(core.step(replace(stopped, granted=True)))
+
+
+def test_a_refused_switchover_request_does_not_keep_the_node_from_a_later_takeover() -> None:
+    """The simulator found it: node1 asked for a switchover, node2 refused; later node2's
+    group failed, and node1 never claimed it because the old refusal still stood."""
+    core = c.HaCore("node1")
+    active_peer = replace(HEALTHY, peer_crm={"active": True, "eligible": True})
+    asked = core.step(replace(active_peer, request=c.Switchover(5)))
+    assert first(asked, c.Answer).accepted
+    refused = {"active": True, "eligible": True, "answer_to": 5, "answer": "refused"}
+    assert "SetClaim" not in kinds(core.step(replace(HEALTHY, peer_crm=refused)))
+    failed = {"active": False, "eligible": False, "blocked": True, "answer_to": 5,
+              "why_not": "the group failed here"}  # fmt: skip
+    assert first(core.step(replace(HEALTHY, peer_crm=failed)), c.SetClaim).want is True

@@ -181,6 +181,10 @@ class HaCore:
     def step(self, o: Observation) -> list[Action]:
         out: list[Action] = []
         active = o.group in ("starting", "running")
+        # The grant in `o` answers the claim as it stood when `o` was read. A step that
+        # releases the group or changes the claim must not start on that grant: it may be
+        # the one just given back (found by the simulator, seed 192 of tandem.crm.sim).
+        claimed = self.claim
         self._outdated_by_witness(o, out)
         self._requests(o, active, out)
         if active:
@@ -193,7 +197,8 @@ class HaCore:
             self.claim = want
             out.append(SetClaim(want))
         if not active and o.group == "stopped" and not self.stopping_for:
-            self._maybe_start(o, out)
+            if claimed and self.claim and not any(isinstance(a, ReportReleased) for a in out):
+                self._maybe_start(o, out)
             self._maybe_fence(o, out)
         self._peer_current(o)
         out.append(Publish(self.info(o), self.outdate_peer))
@@ -252,6 +257,10 @@ class HaCore:
             out.append(Decision("volume", f"marking this node's data Outdated: {reason}"))
 
     def _requests(self, o: Observation, active: bool, out: list[Action]) -> None:
+        if self.ask_token and o.peer_crm.get("answer_to") == self.ask_token:
+            # The peer refused our switchover request: it is over. Kept, it would stop
+            # this node from ever taking the group over from a failed peer (seed 402).
+            self.ask_token = 0
         ask = o.peer_crm.get("ask")
         if active and isinstance(ask, int) and ask and ask != self.answered_peer_ask:
             # The passive node asks for the group (an operator typed the switchover there).
@@ -407,8 +416,6 @@ class HaCore:
             return False
         if o.peer_crm.get("handoff"):
             return True
-        if self.ask_token and o.peer_crm.get("answer_to") == self.ask_token:
-            return False  # our switchover request was refused
         # Both may run it: node1 does, as the seed's preferred node.
         return self.me == "node1" or not self.peer_eligible(o)[0] or bool(o.peer_crm.get("blocked"))
 

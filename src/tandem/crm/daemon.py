@@ -148,7 +148,10 @@ class CrmDaemon:
 
     async def execute(self, a: c.Action) -> None:
         if isinstance(a, c.SetClaim):
-            await self._ask(self.membership, "want", want=a.want)
+            if await self._ask(self.membership, "want", want=a.want) is None:
+                # Not taken (membership refuses a claim while a self-fence is under way,
+                # or does not answer): the next step asks again.
+                self.core.claim = not a.want
         elif isinstance(a, c.StartGroup):
             self.volume_agent.confirmed = a.confirmed
             self._run(self._start(a))

@@ -4,8 +4,8 @@ over a virtual network, with a random fault schedule derived from one seed.
 A schedule has a chaos phase (paths cut and healed one way or both, loss, delay, jitter,
 duplicates, nodes and the witness crashed and restarted, ping nodes lost, clocks that run
 at slightly different rates, a stand-in for the failover logic that claims and gives up
-the group at random) and then a heal phase in which everything is repaired and the
-cluster must converge. Checked after every step:
+the group at random, or the real HA core of tandem.crm.sim) and then a heal phase in
+which everything is repaired and the cluster must converge. Checked after every step:
 
 - never both nodes granted the service group, never both running it (invariant 1);
 - a peer that keeps delivering heartbeats is never declared dead after initdead;
@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tandem.config.timing import PROFILES
+from tandem.crm.sim import SimHa
 from tandem.membership.core import CoreConfig, MembershipCore
 from tandem.membership.events import (
     Action,
@@ -72,6 +73,7 @@ class Settings:
     heal: float = 12.0
     profile: str = "fast"
     chaotic_crm: bool = True
+    ha_core: bool = False  # the real failover policy (tandem.crm.sim) instead of a stand-in
 
 
 @dataclass
@@ -88,6 +90,8 @@ class SimNode:
     booted_at: float = 0.0
     stopping: bool = False
     first_arrivals: set[tuple[int, str, int]] = field(default_factory=set)
+    self_fence: str | None = None  # why membership asked this node to stop the group
+    ha: SimHa | None = None
 
     @property
     def name(self) -> str:
@@ -105,15 +109,20 @@ class SimNode:
         )
         self.booted_at = w.sched.now
         self.running = self.stopping = False
+        self.self_fence = None
         w.trace(f"{self.name} boots (generation {self.generation})")
         self._tick(self.incarnation)
         self._ping(self.incarnation)
+        if w.settings.ha_core:
+            self.ha = SimHa(w, self)
+            self.ha.start()
 
     def crash(self, why: str) -> None:
         if self.core is None:
             return
         self.known_peer_generation = max(self.known_peer_generation, self.core.peer.generation)
         self.core = None
+        self.ha = None
         self.running = self.stopping = False
         self.incarnation += 1
         self.world.trace(f"{self.name} crashes ({why})")
@@ -258,6 +267,8 @@ class World:
             self.execute(node, action)
             if node.core is None:
                 return
+        if self.settings.ha_core:
+            return  # the HA loop starts the group (tandem.crm.sim)
         if core.decision.granted and not node.running and not node.stopping:
             node.running = True
             self.trace(f"{node.name} starts the service group")
@@ -291,6 +302,9 @@ class World:
             )
         elif isinstance(action, SelfFence):
             self.trace(f"{node.name}: {action.reason}")
+            if self.settings.ha_core:
+                node.self_fence = action.reason  # the HA loop reads it and stops the group
+                return
             node.stopping = True
             remaining = max(0.0, action.deadline - node.local())
             # The stand-in is sometimes too slow, so that the watchdog has to act.
@@ -481,7 +495,10 @@ class World:
         for node in self.nodes.values():
             if node.core is None:
                 node.boot()
-                self.sched.after(0.5, self.crm_step, node, node.incarnation)
+                if not self.settings.ha_core:
+                    self.sched.after(0.5, self.crm_step, node, node.incarnation)
+            if node.ha is not None:
+                node.ha.heal()
         if self.settings.witness and self.witness.core is None:
             self.witness.boot()
 
@@ -497,6 +514,10 @@ class World:
             down = [p for p, st in core.path_state.items() if st != "up"]
             if down:
                 self.fail(f"{node.name}: paths {down} still down after healing")
+        if self.settings.ha_core:
+            running = [n.name for n in (n1, n2) if n.ha is not None and n.ha.group == "running"]
+            if len(running) != 1:
+                self.fail(f"after healing the group runs on {running or 'no node'}, not one")
         wanting = [n for n in (n1, n2) if n.core is not None and n.core.want]
         granted = [n for n in (n1, n2) if self.effectively_granted(n)]
         if wanting and len(granted) != 1:
@@ -508,7 +529,8 @@ class World:
     def run(self) -> None:
         for node in self.nodes.values():
             self.sched.at(self.rng.uniform(0, 1.0), node.boot)
-            self.sched.at(self.rng.uniform(0.5, 2.0), self.first_crm_step, node)
+            if not self.settings.ha_core:
+                self.sched.at(self.rng.uniform(0.5, 2.0), self.first_crm_step, node)
         if self.settings.witness:
             self.sched.at(0.0, self.witness.boot)
         self.schedule_faults()
@@ -528,8 +550,17 @@ def run_schedule(seed: int, settings: Settings | None = None, verbose: bool = Fa
 
 
 def settings_for(seed: int) -> Settings:
-    """Every seed picks its own mix: witness or not, chaotic or sensible failover logic."""
+    """Every seed picks its own mix: witness or not, and as failover logic a chaotic
+    stand-in (even seeds), a sensible one, or the real HA core (seeds 1 mod 4). The HA
+    core's heal phase outlasts a switchover's hand-over wait (30 s)."""
+    if seed % 4 == 1:
+        return ha_settings(seed)
     return Settings(witness=seed % 3 != 2, chaotic_crm=seed % 2 == 0)
+
+
+def ha_settings(seed: int) -> Settings:
+    """The real HA core as failover logic, with or without the witness."""
+    return Settings(witness=seed % 3 != 2, chaotic_crm=False, ha_core=True, heal=35.0)
 
 
 def main(argv: list[str] | None = None) -> int:
