@@ -284,3 +284,32 @@ def test_a_refused_switchover_request_does_not_keep_the_node_from_a_later_takeov
     failed = {"active": False, "eligible": False, "blocked": True, "answer_to": 5,
               "why_not": "the group failed here"}  # fmt: skip
     assert first(core.step(replace(HEALTHY, peer_crm=failed)), c.SetClaim).want is True
+
+
+# --- a restart of membership beside the group (found in the lab: a ping-node change from
+# the web restarts membership on both nodes; node2 claimed and was granted beside node1) --
+
+
+def test_an_alive_peer_whose_failover_logic_is_silent_is_not_contested() -> None:
+    silent = replace(HEALTHY, peer_crm={})
+    core = c.HaCore("node1")
+    assert "SetClaim" not in kinds(core.step(silent))
+    assert "node2's failover logic does not answer" in core.last_wait
+    node2 = replace(silent, me="node2", peer="node1")
+    assert "SetClaim" not in kinds(c.HaCore("node2").step(node2))
+
+
+def test_a_claim_membership_forgot_is_made_again_and_nothing_starts_on_it() -> None:
+    core, running = active_node1()
+    assert core.claim
+    actions = core.step(replace(running, claimed=False, granted=False))
+    assert first(actions, c.SetClaim).want is True
+    assert not {"StartGroup", "StopGroup"} & set(kinds(actions))
+
+
+def test_an_idle_node_told_to_give_up_says_released_at_once() -> None:
+    core = c.HaCore("node2")
+    fence = replace(HEALTHY, me="node2", peer="node1", claimed=False, self_fence="not claimed")
+    actions = core.step(fence)
+    assert "ReportReleased" in kinds(actions)
+    assert not any(isinstance(a, c.SetClaim) and a.want for a in actions)

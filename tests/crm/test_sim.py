@@ -15,6 +15,7 @@ from tandem.membership.sim import ha_settings, run_schedule, settings_for
 PINNED = [
     192,  # released the group and started it again on the grant it had just given back
     402,  # a refused switchover request kept the passive node from a later takeover
+    909,  # membership restarted beside the running group: the peer claimed and ran it too
 ]
 
 
@@ -39,6 +40,7 @@ def test_the_schedules_exercise_every_kind_of_move() -> None:
     assert "giving the group up: a member failed" in text  # member failure
     assert "reaches no ping node" in text  # HB-4
     assert "the group is running" in text and "the group is stopped" in text
+    assert "membership restarts" in text  # a restart of membership alone, beside the group
 
 
 def test_replay_is_exact() -> None:

@@ -13,6 +13,8 @@ from playwright.sync_api import Page, expect
 from tests.conftest import tandem
 from tests.e2e.conftest import Demo, shoot
 
+NODES = ("node1", "node2")
+
 pytestmark = pytest.mark.lab
 
 PAGES = ("home", "network", "containers", "container", "notification", "passwords", "updates",
@@ -218,4 +220,9 @@ def test_status_follows_a_cut_cable_live(page: Page, demo: Demo) -> None:
         expect(crossover).to_contain_text("ausgefallen", timeout=15_000)
     finally:
         assert tandem("lab", "heal", "node1", "crossover").returncode == 0
-    expect(crossover).to_contain_text("aktiv", timeout=15_000)
+    try:
+        expect(crossover).to_contain_text("aktiv", timeout=15_000)
+    except AssertionError as exc:  # what each node's membership says, for the report
+        views = [tandem("lab", "exec", n, "--", "tandem", "status").stdout for n in NODES]
+        views.append(tandem("lab", "exec", "node1", "--", "ip", "-br", "addr").stdout)
+        raise AssertionError(f"{exc}\n" + "\n".join(views)) from None

@@ -231,7 +231,9 @@ def test_witness_decides_a_partition() -> None:
 def test_without_witness_the_ping_node_and_fencing_decide() -> None:
     """No witness: the node that runs the group keeps it while it reaches a ping node; the
     other may not take over without fencing; losing the ping node too makes the holder
-    give up, and as nothing releases the services here, its watchdog resets it."""
+    give up, and as its HA loop hangs (stopped with SIGSTOP) and so never says the
+    services are released, its watchdog resets it. (A HA loop that works says at once
+    that nothing runs: tests/crm/test_core.py.)"""
     lab_up("--no-witness", "--no-external-heartbeat")
     try:
         for node in ("node1", "node2"):
@@ -246,6 +248,9 @@ def test_without_witness_the_ping_node_and_fencing_decide() -> None:
         assert two["quorum"]["granted"] is False
         assert two["service_group"]["may_fence_peer"] is True
         assert "fencing" in two["quorum"]["reason"]
+        supervisor = json.loads(in_node("node1", "tandem", "node", "status", "--json").stdout)
+        crm = next(s for s in supervisor["services"] if s["name"] == "crm")
+        in_node("node1", "kill", "-STOP", str(crm["pid"])).check_returncode()
         at = cut("node1", "ping")
         deadline = time.time() + 10
         while time.time() < deadline:

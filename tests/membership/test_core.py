@@ -260,3 +260,17 @@ def test_misuse_is_a_usage_error() -> None:
         MembershipCore(config(3), 1, 0.0)
     with pytest.raises(UsageError):
         MembershipCore(config(1), 0, 0.0)
+
+
+def test_a_new_life_yields_only_after_its_failover_logic_has_spoken() -> None:
+    """A membership restarted beside a running group must not promise the group away
+    before its HA loop has said whether it runs it (await_crm, the daemon's setting)."""
+    pair = Pair()
+    pair.cores[2] = MembershipCore(config(2, witness=False, await_crm=True), 1, 0.0)
+    pair.run(1.0)
+    pair.feed(1, Want(True))
+    pair.run(1.0)
+    assert not pair.cores[1].decision.granted, "node2 yielded before its HA loop spoke"
+    pair.cores[2].set_crm_info({"active": False, "eligible": True}, None)
+    pair.run(1.0)
+    assert pair.cores[1].decision.granted

@@ -47,6 +47,9 @@ class Observation:
     peer: str
     # membership
     membership_up: bool = True
+    # What membership has recorded as this node's claim (None: not known). A membership
+    # that restarted has forgotten the claim; the core then makes it again.
+    claimed: bool | None = None
     peer_state: str = "unknown"  # alive, dead, unknown
     peer_dead_for: float = 0.0
     granted: bool = False
@@ -181,6 +184,11 @@ class HaCore:
     def step(self, o: Observation) -> list[Action]:
         out: list[Action] = []
         active = o.group in ("starting", "running")
+        if o.membership_up and o.claimed is False and self.claim:
+            # Membership forgot the claim (it restarted) or dropped it (self-fence): the
+            # claim is what membership holds; `_want` below makes it again if it should.
+            # (A claim made by hand, `tandem membership claim`, is left to the operator.)
+            self.claim = False
         # The grant in `o` answers the claim as it stood when `o` was read. A step that
         # releases the group or changes the claim must not start on that grant: it may be
         # the one just given back (found by the simulator, seed 192 of tandem.crm.sim).
@@ -192,7 +200,12 @@ class HaCore:
             self._frozen_io(o, out)
         if o.group == "stopped" and self.stopping_for:
             self._stopped(o, out)
-        want = self._want(o)
+        elif o.group == "stopped" and o.self_fence:
+            # Granted for a moment but never started (or stopped already): nothing runs
+            # here, so say so at once, or membership's watchdog resets an idle node.
+            out.append(ReportReleased())
+            self.claim = False
+        want = self._want(o) if not o.self_fence else False
         if want != self.claim:
             self.claim = want
             out.append(SetClaim(want))
@@ -412,6 +425,11 @@ class HaCore:
     def _want_beside_peer(self, o: Observation) -> bool:
         """Both alive and this node able to run the group: claim it only if the peer does
         not run it, does not hand it over elsewhere, and is not the preferred node."""
+        if not o.peer_crm:
+            # Alive, but its failover logic has not spoken (its membership just restarted,
+            # or the logic is down): whether it runs the group is not known, so not beside it.
+            self.last_wait = f"not claiming the group: {o.peer}'s failover logic does not answer"
+            return False
         if o.peer_crm.get("active") or o.peer_crm.get("stopping") or o.now < self.handoff_until:
             return False
         if o.peer_crm.get("handoff"):

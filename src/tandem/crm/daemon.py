@@ -78,6 +78,7 @@ class CrmDaemon:
         self.peer_fenced = False
         self.published: tuple[dict[str, Any], bool | None] | None = None
         self.published_at = 0.0
+        self.m_generation: Any = None  # membership's life that last heard our word
         self.mstatus: dict[str, Any] = {}
         self.vstatus: dict[str, Any] = {}
         self.last_decision = ""
@@ -98,6 +99,10 @@ class CrmDaemon:
         ms = await self._ask(self.membership, "status") or {}
         vs = await self._ask(self.volume, "status") or {}
         self.mstatus, self.vstatus = ms, vs
+        if ms and ms.get("generation") != self.m_generation:
+            # A membership that (re)started knows nothing of this node's word to the peer.
+            self.m_generation = ms.get("generation")
+            self.published = None
         group = ms.get("service_group", {})
         quorum = ms.get("quorum", {})
         peer_state = ms.get("peer_state", "unknown")
@@ -117,6 +122,7 @@ class CrmDaemon:
             me=self.node,
             peer=self.peer,
             membership_up=bool(ms),
+            claimed=bool(group["claimed"]) if "claimed" in group else None,
             peer_state=peer_state,
             peer_dead_for=dead_for,
             granted=bool(group.get("granted")),

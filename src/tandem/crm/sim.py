@@ -46,7 +46,8 @@ class SimHa:
     # --- the loop ----------------------------------------------------------------------
 
     def alive(self) -> bool:
-        return self.node.incarnation == self.incarnation and self.node.core is not None
+        """Until the node crashes; a restart of membership alone leaves the loop running."""
+        return self.node.ha is self
 
     def start(self) -> None:
         self.world.sched.after(PERIOD / self.node.rate, self.step)
@@ -64,15 +65,22 @@ class SimHa:
     def observe(self) -> c.Observation:
         node, w = self.node, self.world
         m = node.core
-        assert m is not None
         peer = f"node{3 - node.id}"
+        request, self.request = self.request, None
+        if m is None:  # membership is restarting: its socket does not answer
+            return c.Observation(
+                now=node.local(), me=node.name, peer=peer, membership_up=False, vol_up=True,
+                role="Primary" if self.group != "stopped" else "Secondary", disk="UpToDate",
+                group=self.group, group_failed=self.failed, fencer=not w.settings.witness,
+                request=request,
+            )  # fmt: skip
         alive = m.peer_state == "alive"
         theirs = m.peer_ping()
-        request, self.request = self.request, None
         return c.Observation(
             now=node.local(),
             me=node.name,
             peer=peer,
+            claimed=m.want,
             peer_state=m.peer_state,
             peer_dead_for=node.local() - m.peer_state_changed if m.peer_state == "dead" else 0,
             granted=m.decision.granted,
@@ -121,6 +129,9 @@ class SimHa:
     def execute(self, a: c.Action) -> None:
         node, w = self.node, self.world
         if isinstance(a, c.SetClaim):
+            if node.core is None:  # nothing answers: as the daemon, ask again next step
+                self.core.claim = not a.want
+                return
             try:
                 node.feed(Want(a.want))
             except UsageError as exc:  # the daemon answers the request with this error
@@ -134,6 +145,8 @@ class SimHa:
             self.queue(lambda: self.transition("stopping", "stopped"))
         elif isinstance(a, c.ReportReleased):
             self.failed = None
+            if node.core is None:
+                return  # lost, as the daemon's call would be; nothing was granted meanwhile
             node.self_fence = None
             node.feed(Released())
         elif isinstance(a, c.FencePeer):

@@ -58,6 +58,10 @@ class CoreConfig:
     margin: float = 0.05  # slack on every expiry, for tick granularity and clock rates
     ping_nodes: tuple[str, ...] = ()
     config_digest: str = ""
+    # Yield to the peer only after this node's failover logic has spoken in this life
+    # (a claim or its word to the peer): a membership restarted beside a running group
+    # does not know that the group runs here, and must not promise it away.
+    await_crm: bool = False
 
     @property
     def peer(self) -> int:
@@ -139,6 +143,7 @@ class MembershipCore:
         # The failover logic's word to its peer (whether it runs the group, may run it,
         # hands it over), and to the witness (record the peer's replica Outdated, or not).
         self.crm_info: dict[str, Any] = {}
+        self.crm_heard = False  # the failover logic has spoken to this life (await_crm)
         self.outdate_peer: bool | None = None
         self.witness_self_outdated = False
         self.witness_peer_outdated = False
@@ -294,6 +299,7 @@ class MembershipCore:
             self.next_beat = 0.0  # tell the peer at once (HB-4)
 
     def _want(self, want: bool, out: list[Action]) -> None:
+        self.crm_heard = True
         if want and self.fence_deadline is not None:
             raise UsageError("can't claim the group while a self-fence is under way")
         if want == self.want:
@@ -443,6 +449,8 @@ class MembershipCore:
         # Not while our services may still run: the peer would start them beside ours.
         if self.decision.granted or self.services_up:
             return False
+        if self.cfg.await_crm and not self.crm_heard:
+            return False
         if self.peer_state != "alive" or not body.get("claim"):
             return False
         # A granted peer keeps priority; between two claims, node1 wins the tie.
@@ -489,6 +497,7 @@ class MembershipCore:
 
     def set_crm_info(self, info: dict[str, Any], outdate_peer: bool | None) -> None:
         """What the failover logic tells its peer (next beat) and the witness (next request)."""
+        self.crm_heard = True
         if info != self.crm_info:
             self.crm_info = dict(info)
             self.next_beat = 0.0

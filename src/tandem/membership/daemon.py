@@ -89,6 +89,7 @@ def core_config(cfg: ClusterConfig, node: NodeId, digest: str) -> CoreConfig:
         margin=t.keepalive / 2,
         ping_nodes=tuple(str(p) for p in cfg.ping.nodes),
         config_digest=digest,
+        await_crm=True,  # the node supervisor always runs the failover logic beside it
     )
 
 
