@@ -6,6 +6,7 @@ Status page following a cut cable live."""
 from __future__ import annotations
 
 import re
+import time
 
 import pytest
 from playwright.sync_api import Page, expect
@@ -208,6 +209,43 @@ def test_bad_input_is_shown_beside_its_field_and_not_saved(page: Page, demo: Dem
     page.goto(demo.urls["node1"] + "/passwords")
     page.click("#pw-admin button[type=submit]")
     expect(page.locator("#pw-admin [data-field=password] .error")).to_contain_text("leer")
+
+
+def switch_over_to(page: Page, demo: Demo, target: str, status: Page) -> None:
+    """Click Switchover on node1's Maintenance page until Status shows the group on
+    `target`. A request may be refused while the other node's data is resynced (the page
+    says why); then it is asked again, as an operator would."""
+    active = status.locator("section:has(h2:text('Aktiver Knoten')) [data-active]")
+    deadline = time.monotonic() + 180
+    while True:
+        page.goto(demo.urls["node1"] + "/maintenance")
+        page.click("#switchover button[type=submit]")
+        answer = page.locator("#switchover .result:visible, #switchover .form-error:not(:empty)")
+        expect(answer.first).to_be_visible(timeout=20_000)
+        shoot(page, f"de-maintenance-switchover-{target}")
+        try:
+            expect(active).to_have_attribute("data-active", target, timeout=30_000)
+            return
+        except AssertionError:
+            assert time.monotonic() < deadline, f"the group never moved to {target}: " + (
+                answer.first.inner_text()
+            )
+
+
+def test_a_switchover_from_maintenance_shows_on_status(page: Page, demo: Demo) -> None:
+    log_in_if_needed(page, demo, "node1")
+    status = page.context.new_page()
+    try:
+        status.goto(demo.urls["node1"] + "/status")
+        active = status.locator("section:has(h2:text('Aktiver Knoten')) [data-active]")
+        expect(active).to_have_attribute("data-active", "node1", timeout=30_000)
+        switch_over_to(page, demo, "node2", status)  # node1 runs it: it hands it over
+        expect(status.locator("[data-group-node=node2]")).to_contain_text("läuft")
+        expect(status.locator("[data-volume-node=node2]")).to_contain_text("Primary")
+        shoot(status, "de-status-after-switchover")
+        switch_over_to(page, demo, "node1", status)  # node1 is passive: it asks node2
+    finally:
+        status.close()
 
 
 def test_status_follows_a_cut_cable_live(page: Page, demo: Demo) -> None:

@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
-from tests.web.conftest import Node
+import asyncio
+import threading
+from pathlib import Path
+from typing import Any
+
+from tandem import rpc
+from tests.web.conftest import Node, wait_for
 
 PAGES = ("/", "/network", "/notification", "/passwords", "/updates", "/status")
 
@@ -21,3 +27,62 @@ def test_home_shows_both_nodes_versions(cluster: dict[str, Node]) -> None:
         for key in ("hostname", "kernel", "hardware_id", "container_runtime", "tandem"):
             assert f'data-node="{node}" data-key="{key}"' in page
     assert "not reachable" not in page
+
+
+class Daemon:
+    """A stand-in for one of node1's daemons on its Unix socket: the web is what is tested
+    here; the real HA loop and volume engine answer the same way in the lab (tests/e2e)."""
+
+    def __init__(self, path: Path, answer: dict[str, Any]) -> None:
+        self.loop = asyncio.new_event_loop()
+        path.parent.mkdir(parents=True, exist_ok=True)
+
+        async def handle(request: dict[str, Any]) -> dict[str, Any]:
+            return answer
+
+        self.server = self.loop.run_until_complete(rpc.serve(path, handle))
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self.thread.start()
+
+    def close(self) -> None:
+        self.loop.call_soon_threadsafe(self.server.close)
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(5)
+
+
+def test_status_shows_where_the_group_runs_and_the_replication(
+    own_cluster: dict[str, Node],
+) -> None:
+    node1 = own_cluster["node1"]
+    crm = {
+        "group": "running",
+        "active": True,
+        "may_run": True,
+        "maintenance": False,
+        "last_decision": "starting the group: node2 alive, granted (peer), data UpToDate",
+    }
+    volume = {
+        "role": "Primary",
+        "disk": "UpToDate",
+        "connection": "SyncSource",
+        "peer_disk": "Inconsistent",
+        "frozen": False,
+        "sync": {"done_percent": 42.0},
+    }
+    daemons = [Daemon(node1.run / "crm.sock", crm), Daemon(node1.run / "volume.sock", volume)]
+    try:
+        wait_for(lambda: 'data-active="node1"' in node1.client.get("/status").text)
+        page = node1.client.get("/status", headers={"Accept-Language": "en"}).text
+        assert (
+            "The service group runs on node1." in page
+            or "Die Dienstgruppe läuft auf node1." in page
+        )
+        assert "starting the group: node2 alive" in page
+        row = page.split('data-volume-node="node1"', 1)[1].split("</tr>", 1)[0]
+        for word in ("Primary", "UpToDate", "SyncSource", "Inconsistent", "42"):
+            assert word in row, row
+        other = page.split('data-volume-node="node2"', 1)[1].split("</tr>", 1)[0]
+        assert "volume.sock" in other  # node2's engine does not run here: said, with why
+    finally:
+        for daemon in daemons:
+            daemon.close()

@@ -23,6 +23,7 @@ from tandem import __version__
 from tandem.config.secrets import read_cluster_key
 from tandem.web import auth
 from tandem.web.api import (
+    cluster,
     config,
     containers,
     nodes,
@@ -98,6 +99,7 @@ def routers() -> list[APIRouter]:
 
     return [
         session.router,
+        cluster.router,
         config.router,
         containers.router,
         notices.router,

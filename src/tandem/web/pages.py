@@ -57,7 +57,11 @@ async def maintenance(request: Request) -> HTMLResponse:
     found = (
         await asyncio.to_thread(containers.cache_backups, manager) if available["available"] else []
     )
-    return page(request, "maintenance.html", "maintenance", c=available, cache_backups=found)
+    snapshot = web_of(request).poller.snapshot
+    group = snapshot.get("service_group", {"available": False, "reason": "status not read yet"})
+    return page(
+        request, "maintenance.html", "maintenance", c=available, cache_backups=found, g=group
+    )
 
 
 @router.get("/notification")

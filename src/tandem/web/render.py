@@ -73,5 +73,5 @@ def _when(at: float | None) -> str:
 STATE_WORDS = (
     N_("up"), N_("down"), N_("alive"), N_("dead"), N_("unknown"), N_("disabled"),
     N_("running"), N_("stopped"), N_("mounted"), N_("frozen"), N_("repair"),
-    N_("yes"), N_("no"),
+    N_("yes"), N_("no"), N_("starting"), N_("stopping"),
 )  # fmt: skip

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -23,12 +24,6 @@ from tandem.web.sync import Sync
 
 HARDWARE_EVERY = 30.0
 CONTAINERS_EVERY = 3.0
-
-# Areas whose daemons are not built yet: shown as not available, with the reason.
-NOT_YET = {
-    "service_group": "the cluster resource manager (failover, CM-1..5) is not built yet",
-    "volume": "the replicated volume (DR-1..9) is not built yet",
-}
 
 
 def ask(socket_path: Path, op: str = "status") -> dict[str, Any]:
@@ -49,6 +44,9 @@ class LocalStatus:
         self.vz_dir = vz_dir
         self.node_socket = node_socket
         self.membership_socket = membership_socket
+        # The HA loop and the volume engine listen beside membership (tandem.paths.RUN_DIR).
+        self.crm_socket = membership_socket.with_name("crm.sock")
+        self.volume_socket = membership_socket.with_name("volume.sock")
         self._hardware: dict[str, Any] = {}
         self._hardware_at = 0.0
         self._containers: dict[str, Any] = {}
@@ -66,6 +64,8 @@ class LocalStatus:
             "reachable": True,
             "supervisor": ask(self.node_socket),
             "membership": ask(self.membership_socket),
+            "crm": ask(self.crm_socket),
+            "volume": ask(self.volume_socket),
             "hardware": self._hardware,
             "containers": self._containers,
         }
@@ -83,6 +83,23 @@ def containers(vz_dir: Path) -> dict[str, Any]:
     except (TandemError, OSError) as exc:
         return {"available": False, "reason": str(exc)}
     return {"available": True, "list": [i.to_dict() for i in listing]}
+
+
+def service_group(nodes: Mapping[str, dict[str, Any]]) -> dict[str, Any]:
+    """Where the group runs, as the nodes' HA loops say; the seed's "aktiver Knoten"."""
+    loops = {
+        name: info["crm"]
+        for name, info in nodes.items()
+        if info.get("reachable")
+        and isinstance(info.get("crm"), dict)
+        and info["crm"].get("available")
+    }
+    if not loops:
+        return {"available": False, "reason": "no node's HA loop answers (tandem crm status)"}
+    active = sorted(name for name, crm in loops.items() if crm.get("active"))
+    stopping = sorted(name for name, crm in loops.items() if crm.get("group") == "stopping")
+    unknown = sorted(set(nodes) - set(loops))
+    return {"available": True, "active": active, "stopping": stopping, "unknown": unknown}
 
 
 class StatusPoller:
@@ -107,12 +124,13 @@ class StatusPoller:
         mine, theirs = await asyncio.gather(
             asyncio.to_thread(self.local.collect), self._peer_status()
         )
+        nodes: dict[str, dict[str, Any]] = {self.me: mine, self.peer.peer: theirs}
         return {
             "generated": time.time(),
             "this_node": self.me,
-            "nodes": {self.me: mine, self.peer.peer: theirs},
+            "nodes": nodes,
             "sync": self.sync.summary(),
-            **{area: {"available": False, "reason": why} for area, why in NOT_YET.items()},
+            "service_group": service_group(nodes),
         }
 
     async def _peer_status(self) -> dict[str, Any]:
