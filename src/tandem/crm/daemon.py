@@ -78,7 +78,6 @@ class CrmDaemon:
         self.peer_fenced = False
         self.published: tuple[dict[str, Any], bool | None] | None = None
         self.published_at = 0.0
-        self.m_generation: Any = None  # membership's life that last heard our word
         self.mstatus: dict[str, Any] = {}
         self.vstatus: dict[str, Any] = {}
         self.last_decision = ""
@@ -99,10 +98,6 @@ class CrmDaemon:
         ms = await self._ask(self.membership, "status") or {}
         vs = await self._ask(self.volume, "status") or {}
         self.mstatus, self.vstatus = ms, vs
-        if ms and ms.get("generation") != self.m_generation:
-            # A membership that (re)started knows nothing of this node's word to the peer.
-            self.m_generation = ms.get("generation")
-            self.published = None
         group = ms.get("service_group", {})
         quorum = ms.get("quorum", {})
         peer_state = ms.get("peer_state", "unknown")
@@ -175,7 +170,9 @@ class CrmDaemon:
         elif isinstance(a, c.Publish):
             now = time.monotonic()
             current = (a.info, a.outdate_peer)
-            due = current != self.published or now - self.published_at > 1.0
+            # A membership that restarted holds none of our word: send it again at once.
+            held = self.mstatus.get("crm", {}).get("mine")
+            due = current != self.published or held != a.info or now - self.published_at > 1.0
             if due and await self._ask(
                 self.membership, "crm", info=a.info, outdate_peer=a.outdate_peer
             ):

@@ -65,7 +65,7 @@ def build(settings: WebSettings) -> Web:
         settings.secrets.htpasswd,
     )  # fmt: skip
     sync = Sync(changes, journal, peer, store)
-    local = LocalStatus(settings.node_socket, settings.membership_socket, settings.vz_dir)
+    local = LocalStatus(settings)
     templates = Jinja2Templates(directory=str(TEMPLATES))
     templates.env.autoescape = True
     return Web(

@@ -51,6 +51,14 @@ class WebSettings:
     def membership_socket(self) -> Path:
         return self.run_dir / "membership.sock"
 
+    @property
+    def crm_socket(self) -> Path:
+        return self.run_dir / "crm.sock"
+
+    @property
+    def volume_socket(self) -> Path:
+        return self.run_dir / "volume.sock"
+
 
 def identify(settings: WebSettings) -> tuple[ClusterConfig, NodeId]:
     """The configuration and which node this is; raises ConfigError saying what to fix."""

@@ -20,6 +20,7 @@ from tandem.config import NodeId
 from tandem.errors import TandemError
 from tandem.web import hardware
 from tandem.web.peer import PeerClient, PeerRefused, PeerUnreachable
+from tandem.web.settings import WebSettings
 from tandem.web.sync import Sync
 
 HARDWARE_EVERY = 30.0
@@ -40,13 +41,12 @@ def ask(socket_path: Path, op: str = "status") -> dict[str, Any]:
 class LocalStatus:
     """What this node knows about itself; also served to the peer."""
 
-    def __init__(self, node_socket: Path, membership_socket: Path, vz_dir: Path) -> None:
-        self.vz_dir = vz_dir
-        self.node_socket = node_socket
-        self.membership_socket = membership_socket
-        # The HA loop and the volume engine listen beside membership (tandem.paths.RUN_DIR).
-        self.crm_socket = membership_socket.with_name("crm.sock")
-        self.volume_socket = membership_socket.with_name("volume.sock")
+    def __init__(self, settings: WebSettings) -> None:
+        self.vz_dir = settings.vz_dir
+        self.node_socket = settings.node_socket
+        self.membership_socket = settings.membership_socket
+        self.crm_socket = settings.crm_socket
+        self.volume_socket = settings.volume_socket
         self._hardware: dict[str, Any] = {}
         self._hardware_at = 0.0
         self._containers: dict[str, Any] = {}

@@ -26,7 +26,7 @@ class SwitchoverForm(Form):
 
 @router.post("/switchover", summary="Move the service group to the other node (CM-2)")
 async def switchover(request: Request, form: SwitchoverForm) -> JSONResponse:
-    socket = web_of(request).settings.run_dir / "crm.sock"
+    socket = web_of(request).settings.crm_socket
     try:
         reply = await asyncio.to_thread(rpc.call, socket, "switchover", 15.0, force=form.force)
     except rpc.RpcUnavailable:
