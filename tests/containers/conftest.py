@@ -142,8 +142,17 @@ def vz_snapshot(machine: Node) -> str:
     ).stdout
 
 
-def admin_ping(address: str) -> bool:
-    """Ping from this host, the lab's administrator PC."""
-    return (
-        subprocess.run(["ping", "-c", "1", "-W", "2", address], capture_output=True).returncode == 0
-    )
+def admin_ping(address: str, within: float = 6.0) -> bool:
+    """Ping from this host, the lab's administrator PC: true when one reply comes within
+    `within` seconds (an echo a second, so that a busy CI machine or a first ARP
+    resolution is not taken for a dead address; a test that expects silence passes a
+    short `within`). When no reply comes, the host's route and neighbour entry are
+    printed for the failure report."""
+    deadline = str(max(1, round(within)))
+    ping = subprocess.run(["ping", "-n", "-c", "1", "-w", deadline, address], capture_output=True)
+    if ping.returncode == 0:
+        return True
+    for probe in (["ip", "route", "get", address], ["ip", "neigh", "show", "to", address]):
+        shown = subprocess.run(probe, capture_output=True, text=True)
+        print("$", " ".join(probe), "\n", shown.stdout, shown.stderr)
+    return False

@@ -173,7 +173,7 @@ def test_list_hides_stopped_unless_all(c101: dict[str, str], node1: Node) -> Non
 
 def test_stop_start_restart(c101: dict[str, str], node1: Node, ve_lab: Lab) -> None:
     assert "was stopped" in node1.ok("stop", "101")
-    assert not admin_ping(address(ve_lab, 50))
+    assert not admin_ping(address(ve_lab, 50), within=2)
     assert node1.run("findmnt", "/vz/lxc/101/rootfs").returncode != 0  # disk unmounted
     assert node1.run("ip", "neigh", "show", "proxy").stdout.strip() == ""
     node1.ok("start", "101")

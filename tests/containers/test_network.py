@@ -47,7 +47,7 @@ def test_a_container_moves_to_the_other_node(ve_lab: Lab, address: str) -> None:
         # The service group's way down on node1 ...
         node1.ok("stop", "101")
         node1.run("umount", "/vz", check=True)
-        assert not admin_ping(address)
+        assert not admin_ping(address, within=2)
         # ... and up on node2: the same /vz (the replicated volume, here the same image).
         image = str(ve_lab.spec.machine_dir("node1") / "vz.img")
         node2.run("mount", "-o", "loop", image, "/vz", check=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import time
@@ -21,16 +22,18 @@ pytestmark = pytest.mark.lab
 
 def host_traces(name: str) -> list[str]:
     """What an operator would look at: ip netns, ip link, mounts, loop devices, processes,
-    LXC."""
+    LXC. Only what carries this lab's name: another lab (a demo, a developer's) may be up
+    on the same host, and its traces are not this test's."""
+    ours = re.compile(rf"(?<![\w-]){re.escape(name)}(?![\w])").search
     found = []
     netns = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
-    found += [f"netns {n}" for n in netns.split() if "tandem" in n]
+    found += [f"netns {n}" for n in netns.split() if ours(n)]
     links = json.loads(subprocess.run(["ip", "-j", "link"], capture_output=True, text=True).stdout)
     found += [f"link {link['ifname']}" for link in links if link["ifname"].startswith(name)]
     found += [f"mount {line}" for line in Path("/proc/mounts").read_text().splitlines()
-              if "tandem" in line]  # fmt: skip
+              if ours(line)]  # fmt: skip
     loops = subprocess.run(["losetup", "-a"], capture_output=True, text=True).stdout
-    found += [f"loop {line}" for line in loops.splitlines() if "tandem" in line]
+    found += [f"loop {line}" for line in loops.splitlines() if ours(line)]
     found += [f"process {pid}" for pid in lab_processes(name)]
     lxc = subprocess.run(["lxc-ls", "-1"], capture_output=True, text=True).stdout
     found += [f"container {c}" for c in lxc.split()]
