@@ -21,9 +21,6 @@ from ipaddress import IPv4Network
 from pathlib import Path
 from typing import Any
 
-from tandem.config.initialize import initialize
-from tandem.config.secrets import generate_password
-from tandem.config.timing import PROFILES
 from tandem.errors import LabError
 from tandem.lab import disks, wiring
 from tandem.lab.keeper_client import KeeperClient
@@ -125,7 +122,7 @@ class Lab:
             name=name,
             subnet=str(spec.subnet),
             created=time.time(),
-            admin_password=generate_password(),
+            admin_password=_new_password(),
             profile=options.profile,
         )
         try:
@@ -343,8 +340,18 @@ def _check_subnet_free(spec: LabSpec) -> None:
             )
 
 
+def _new_password() -> str:
+    from tandem.config.secrets import generate_password
+
+    return generate_password()
+
+
 def _prepare_disks(spec: LabSpec, admin_password: str, options: InstallOptions) -> None:
     """Install both nodes as an operator would: one `tandem init`, copied to each node."""
+    # Imported here, not at the top: the configuration models and cryptography cost most
+    # of a second, and `lab exec`, `lab cut` and `lab status` need none of them.
+    from tandem.config.initialize import initialize
+
     spec.run_dir.mkdir(parents=True, exist_ok=True)
     spec.root.mkdir(parents=True, exist_ok=True)
     (spec.root / "hosts").write_text(spec.hosts_file())
@@ -386,6 +393,8 @@ def _machine_spec(
     spec: LabSpec, machine: MachineName, ptys: dict[str, str], profile: str
 ) -> dict[str, Any]:
     if machine == "router":
+        from tandem.config.timing import PROFILES  # see _prepare_disks
+
         timing = PROFILES[profile]  # type: ignore[index]
         return {
             "hostname": "router",
