@@ -59,12 +59,19 @@ def back_after(url: str, since: float, limit: float = 120.0) -> float:
     raise SystemExit(f"{url} did not answer within {limit} s")
 
 
-def active_node() -> str:
-    for node in ("node1", "node2"):
-        info = json.loads(in_node(node, "tandem", "crm", "status", "--json"))["crm"]
-        if info["group"] == "running":
-            return node
-    raise SystemExit("the group runs nowhere")
+def active_node(limit: float = 120.0) -> str:
+    """The node whose HA loop runs the group; a node that just booted may not answer yet."""
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline:
+        for node in ("node1", "node2"):
+            try:
+                info = json.loads(in_node(node, "tandem", "crm", "status", "--json"))["crm"]
+            except (SystemExit, ValueError, KeyError):
+                continue
+            if info.get("group") == "running":
+                return node
+        time.sleep(0.5)
+    raise SystemExit(f"the group runs on no node after {limit:.0f} s")
 
 
 def wait_synced(node: str, limit: float = 300.0) -> None:

@@ -274,3 +274,45 @@ def test_a_new_life_yields_only_after_its_failover_logic_has_spoken() -> None:
     pair.cores[2].set_crm_info({"active": False, "eligible": True}, None)
     pair.run(1.0)
     assert pair.cores[1].decision.granted
+
+
+def test_a_new_life_beside_running_services_is_bound_by_the_earlier_grant() -> None:
+    """node2 runs the group under node1's yield; its membership restarts while node2 no
+    longer hears node1. The new life knows nothing of the old grant, but node1 counts on
+    its end; told by the HA loop that the services run until then, the new life does not
+    yield and stops them before that end, or resets the node (simulator seed 11433)."""
+    pair = Pair()
+    pair.run(4.5)
+    pair.feed(2, Want(True))
+    pair.run(0.5)
+    old = pair.cores[2].decision
+    assert old.granted and old.basis == "peer"
+    pair.cut = {"serial", "crossover", "external"}
+    pair.cores[2] = MembershipCore(config(2, witness=False, await_crm=True), 2, pair.now)
+    pair.cores[2].set_crm_info({"active": True, "eligible": True}, None, True, old.until)
+    assert pair.cores[2].services_up and not pair.cores[2]._yields()
+    actions: list[Action] = []
+    while pair.now < old.until:
+        pair.now = round(pair.now + 0.05, 6)
+        actions += pair.cores[2].handle(Tick(), pair.now)
+    fence = next(a for a in actions if isinstance(a, SelfFence))
+    assert fence.deadline <= old.until
+    reset = [a for a in actions if isinstance(a, HardReset)]
+    assert reset, "the services were never released: the node must reset before the end"
+
+
+def test_a_new_life_granted_again_in_time_keeps_the_services() -> None:
+    """The same restart on a healthy network: the peer yields again at once, and the
+    group keeps running (changing the ping nodes restarts membership on both nodes)."""
+    pair = Pair()
+    pair.run(4.5)
+    pair.feed(2, Want(True))
+    pair.run(0.5)
+    old = pair.cores[2].decision
+    pair.cores[2] = MembershipCore(config(2, witness=False, await_crm=True), 2, pair.now)
+    pair.cores[2].set_crm_info({"active": True, "eligible": True}, None, True, old.until)
+    pair.feed(2, Want(True))
+    start = len(pair.actions)
+    pair.run(3.0)
+    assert pair.cores[2].decision.granted
+    assert not any(isinstance(a, SelfFence | HardReset) for _, a in pair.actions[start:])
