@@ -20,7 +20,7 @@ from tests.lab.failover_helpers import (
     url,
     wait_active,
 )
-from tests.lab.volume_helpers import SYNCED, ok, spawn_in, wait
+from tests.lab.volume_helpers import SYNCED, maintenance, ok, spawn_in, wait
 
 pytestmark = pytest.mark.lab
 
@@ -120,8 +120,8 @@ def active_and_passive() -> tuple[str, str]:
 def test_a_crash_while_a_container_writes_loses_no_acknowledged_record(demo: Lab) -> None:
     """Issue 6: a writer in container 101 appends fsync'd records; the active node
     crashes; on the new node every acknowledged record is there (invariant 2 through the
-    whole stack: container disk, /vz, volume). The read-only fsck after a power cut is
-    tests/lab/test_volume_power.py's."""
+    whole stack: container disk, /vz, volume), and both filesystems it wrote through,
+    the container's disk and /vz, pass `fsck.ext4 -fn`."""
     active, passive = active_and_passive()
     wait(active, SYNCED, 180)
     writer = spawn_in(active, "tandem", "ve", "exec", "101", "--", "sh", "-c", CONTAINER_WRITER)
@@ -148,8 +148,43 @@ def test_a_crash_while_a_container_writes_loses_no_acknowledged_record(demo: Lab
     lost = set(acked) - read
     print(f"\ncrash of {active} while writing in 101: {len(acked)} acknowledged, lost {len(lost)}")
     assert not lost, f"acknowledged records lost: {sorted(lost)[:20]}"
+    check_filesystems(passive)
     wait(passive, SYNCED, 180)
     assert downtime(url(demo), time.monotonic()) < 30
+
+
+# The volume read-only on a loop device of its own, checked, released.
+FSCK_VOLUME = """
+loop=$(losetup --direct-io=on -r -f --show /run/tandem/volume/volume)
+fsck.ext4 -fn "$loop"; rc=$?
+losetup -d "$loop"
+exit $rc
+"""
+
+
+def check_filesystems(node: str) -> None:
+    """`fsck.ext4 -fn` of container 101's disk and of /vz on the node that took over, as
+    an operator does it (seed 7): the HA loop in maintenance mode (it must not restart the
+    stopped container), the container stopped, the links and /vz taken down; then all of
+    it brought back and the HA loop acting again."""
+    maintenance(node, "on")
+    try:
+        ok(in_node(node, "tandem", "ve", "stop", "101"))
+        disk = in_node(node, "fsck.ext4", "-fn", "/vz/lxc/101/root.ext4", timeout=120)
+        assert disk.returncode == 0, f"container 101's disk: {disk.stdout}{disk.stderr}"
+        assert "is mounted" not in disk.stderr + disk.stdout, "checked while in use"
+        ok(in_node(node, "tandem", "links", "down"))
+        ok(in_node(node, "tandem", "volume", "detach", timeout=120))
+        try:
+            vz = in_node(node, "sh", "-c", FSCK_VOLUME, timeout=300)
+            assert vz.returncode == 0, f"/vz: {vz.stdout}{vz.stderr}"
+        finally:
+            ok(in_node(node, "tandem", "volume", "attach", timeout=120))
+            ok(in_node(node, "tandem", "links", "up"))
+            ok(in_node(node, "tandem", "ve", "start", "101"))
+    finally:
+        maintenance(node, "off")
+    print(f"fsck.ext4 -fn on {node}: container 101's disk and /vz clean")
 
 
 @pytest.mark.timeout(600)

@@ -257,7 +257,9 @@ class CrmDaemon:
     async def monitor(self) -> None:
         while True:
             await asyncio.sleep(MONITOR_PERIOD)
-            if self.runner.state != "running" or self.failure:
+            # In maintenance mode an operator works by hand: a container stopped then is
+            # not a failure, and restarting it in place would be acting.
+            if self.maintenance or self.runner.state != "running" or self.failure:
                 continue
             problem = await self.runner.monitor()
             if problem:
