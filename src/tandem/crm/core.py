@@ -54,10 +54,6 @@ class Observation:
     peer_dead_for: float = 0.0
     granted: bool = False
     basis: str = ""
-    # When the grant ends unless renewed (this node's monotonic clock; inf: no end of its
-    # own, as "holding" and "fenced"). Kept by the core while the group runs, so that a
-    # membership that restarts learns the end of the grant its earlier life gave.
-    grant_until: float = 0.0
     self_fence: str | None = None
     may_fence_peer: bool = False
     peer_fenced: bool = False
@@ -130,10 +126,6 @@ class Publish:
 
     info: dict[str, Any]
     outdate_peer: bool | None
-    # For membership only, never sent on: the group is up here (starting, running or
-    # stopping), under a grant that ends at `services_until` (inf: no end of its own).
-    services: bool = False
-    services_until: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -175,7 +167,6 @@ class HaCore:
     stopping_for: str = ""  # why the group is being given up: release, handoff, block
     stop_kind: str = ""
     handoff_until: float = 0.0
-    grant_until: float = 0.0  # the end of the last grant seen (Observation.grant_until)
     blocked_until: float = 0.0
     blocked_reason: str = ""
     fenced_at: float = -1e18
@@ -202,12 +193,6 @@ class HaCore:
         # releases the group or changes the claim must not start on that grant: it may be
         # the one just given back (found by the simulator, seed 192 of tandem.crm.sim).
         claimed = self.claim
-        if o.granted:
-            self.grant_until = o.grant_until
-        if self.handoff_until and o.peer_state == "alive" and o.peer_crm.get("active"):
-            # The peer took the group: the handoff is done. Holding back any longer would
-            # make a switchover back within HANDOFF_SECONDS wait out the rest of them.
-            self.handoff_until = 0.0
         self._outdated_by_witness(o, out)
         self._requests(o, active, out)
         if active:
@@ -229,8 +214,7 @@ class HaCore:
                 self._maybe_start(o, out)
             self._maybe_fence(o, out)
         self._peer_current(o)
-        up = o.group in ("starting", "running", "stopping")
-        out.append(Publish(self.info(o), self.outdate_peer, up, self.grant_until if up else 0.0))
+        out.append(Publish(self.info(o), self.outdate_peer))
         return out
 
     # --- eligibility -----------------------------------------------------------------

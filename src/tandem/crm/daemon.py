@@ -15,7 +15,6 @@ import contextlib
 import itertools
 import json
 import logging
-import math
 import signal
 import time
 from dataclasses import asdict
@@ -77,7 +76,7 @@ class CrmDaemon:
         self.answers: dict[int, c.Answer] = {}
         self.failure: str | None = None
         self.peer_fenced = False
-        self.published: tuple[dict[str, Any], bool | None, bool] | None = None
+        self.published: tuple[dict[str, Any], bool | None] | None = None
         self.published_at = 0.0
         self.mstatus: dict[str, Any] = {}
         self.vstatus: dict[str, Any] = {}
@@ -96,7 +95,6 @@ class CrmDaemon:
             return None
 
     async def observe(self) -> c.Observation:
-        asked = time.monotonic()  # before the answer: the grant's end is not overstated
         ms = await self._ask(self.membership, "status") or {}
         vs = await self._ask(self.volume, "status") or {}
         self.mstatus, self.vstatus = ms, vs
@@ -124,7 +122,6 @@ class CrmDaemon:
             peer_dead_for=dead_for,
             granted=bool(group.get("granted")),
             basis=str(group.get("basis") or ""),
-            grant_until=_grant_end(asked, group),
             self_fence=fence_info.get("reason") if isinstance(fence_info, dict) else None,
             may_fence_peer=bool(group.get("may_fence_peer")),
             peer_fenced=self.peer_fenced,
@@ -172,18 +169,12 @@ class CrmDaemon:
             await self._ask(self.volume, "outdate", reason=a.reason)
         elif isinstance(a, c.Publish):
             now = time.monotonic()
-            current = (a.info, a.outdate_peer, a.services)
+            current = (a.info, a.outdate_peer)
             # A membership that restarted holds none of our word: send it again at once.
             held = self.mstatus.get("crm", {}).get("mine")
             due = current != self.published or held != a.info or now - self.published_at > 1.0
-            until = None if math.isinf(a.services_until) else a.services_until
             if due and await self._ask(
-                self.membership,
-                "crm",
-                info=a.info,
-                outdate_peer=a.outdate_peer,
-                services=a.services,
-                services_until=until,
+                self.membership, "crm", info=a.info, outdate_peer=a.outdate_peer
             ):
                 self.published, self.published_at = current, now
         elif isinstance(a, c.Decision):
@@ -376,12 +367,3 @@ def _load_maintenance() -> bool:
         return bool(json.loads(STATE_FILE.read_text()).get("maintenance"))
     except (FileNotFoundError, ValueError, AttributeError):
         return False
-
-
-def _grant_end(asked: float, group: dict[str, Any]) -> float:
-    """The grant's end on this node's monotonic clock (membership says how long it has
-    left; none said while granted means no end of its own)."""
-    if not group.get("granted"):
-        return 0.0
-    left = group.get("until")
-    return math.inf if left is None else asked + float(left)

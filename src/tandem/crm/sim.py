@@ -85,7 +85,6 @@ class SimHa:
             peer_dead_for=node.local() - m.peer_state_changed if m.peer_state == "dead" else 0,
             granted=m.decision.granted,
             basis=m.decision.basis,
-            grant_until=m.decision.until,
             self_fence=node.self_fence,
             may_fence_peer=m.may_fence_peer(),
             peer_fenced=m.peer_fenced,
@@ -154,7 +153,7 @@ class SimHa:
             w.fence(node)
         elif isinstance(a, c.Publish):
             if node.core is not None:
-                node.core.set_crm_info(a.info, a.outdate_peer, a.services, a.services_until)
+                node.core.set_crm_info(a.info, a.outdate_peer)
         elif isinstance(a, c.Decision) and a.kind in ("switchover", "fence"):
             w.trace(f"{node.name}: {a.sentence}")
         elif isinstance(a, c.Answer | c.ConfirmPeerOutdated | c.OutdateSelf | c.Decision):

@@ -121,9 +121,6 @@ class MembershipCore:
         self.decision = quorum.Decision(False, "", 0.0, False, ("self",), "starting")
         self.holding = False
         self.services_up = False
-        # Services that an earlier life of this daemon was granted, as the HA loop reports
-        # them: the end of that grant binds this life too (see set_crm_info).
-        self.inherited_until = 0.0
         self.fence_deadline: float | None = None
         self.reset_sent = False
         self.peer_fenced = False
@@ -410,25 +407,17 @@ class MembershipCore:
             self.next_beat = 0.0
         if d.granted:
             self.services_up = True
-            self.inherited_until = 0.0
         self._watchdog(now, before, out)
 
     def _watchdog(self, now: float, before: quorum.Decision, out: list[Action]) -> None:
         """Services must be gone before the grant ends: ask first, then reset the node."""
         d = self.decision
         if self.services_up and self.fence_deadline is None:
-            if d.granted:
-                end, ending = d.until, d.until - now < self.cfg.stop_time
-            elif before.granted:
-                end, ending = before.until, True
-            else:  # up under a grant of an earlier life: it may be renewed until near its end
-                # (an end the HA loop never saw, 0, gives the stop budget from now)
-                end = self.inherited_until or now + self.cfg.stop_time
-                ending = end - now < self.cfg.stop_time or not self.inherited_until
+            ending = not d.granted or d.until - now < self.cfg.stop_time
             if ending:
                 # Never later than the grant's end, and never more than the stop budget:
                 # a grant without an end of its own ("holding") still ends promptly.
-                deadline = min(end, now + self.cfg.stop_time)
+                deadline = min(d.until if d.granted else before.until, now + self.cfg.stop_time)
                 self.fence_deadline = deadline
                 remaining = max(0.0, deadline - now)
                 reason = (
@@ -506,25 +495,9 @@ class MembershipCore:
             self.volume_info = dict(info)
             self.next_beat = 0.0
 
-    def set_crm_info(
-        self,
-        info: dict[str, Any],
-        outdate_peer: bool | None,
-        services: bool = False,
-        services_until: float = 0.0,
-    ) -> None:
-        """What the failover logic tells its peer (next beat) and the witness (next request),
-        and whether the group is up on this node under a grant ending at `services_until`.
-
-        A membership that restarted beside a running group knows nothing of the grant its
-        earlier life gave, but the peer may have counted on that grant's end: the peer
-        takes over after it (found by the simulator, seed 11433 of tandem.membership.sim).
-        So the services count as up here, that end binds this life, and the watchdog
-        stops them before it unless this life is granted again in time."""
+    def set_crm_info(self, info: dict[str, Any], outdate_peer: bool | None) -> None:
+        """What the failover logic tells its peer (next beat) and the witness (next request)."""
         self.crm_heard = True
-        if services and not self.services_up and not self.decision.granted:
-            self.services_up = True
-            self.inherited_until = services_until
         if info != self.crm_info:
             self.crm_info = dict(info)
             self.next_beat = 0.0

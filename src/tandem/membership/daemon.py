@@ -275,17 +275,7 @@ class MembershipDaemon:
                 raise TandemError("crm needs a small table in 'info'")
             if outdate is not None and not isinstance(outdate, bool):
                 raise TandemError("outdate_peer is true, false or null")
-            services = request.get("services", False)
-            until = request.get("services_until")
-            if not isinstance(services, bool):
-                raise TandemError("services is true or false")
-            if until is not None and (
-                isinstance(until, bool) or not isinstance(until, int | float)
-            ):
-                raise TandemError("services_until is a number (monotonic seconds) or null")
-            self.core.set_crm_info(
-                info, outdate, services, math.inf if until is None else float(until)
-            )
+            self.core.set_crm_info(info, outdate)
             self.feed(Tick())
             return self.status()
         raise TandemError(
