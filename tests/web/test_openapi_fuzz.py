@@ -4,7 +4,8 @@ from its schema, and requests with arbitrary JSON, never get a server error (5xx
 
 The app runs in-process as a logged-in operator with a valid CSRF token, so the requests
 reach the handlers. Root passwords go to a scratch system root and the update commands are
-harmless, so the run changes nothing on this machine.
+harmless, and remote support has a scratch root without configuration, so the run
+changes nothing on this machine.
 """
 
 from __future__ import annotations
@@ -56,6 +57,7 @@ def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
         peer_timeout=0.2, system_root=system_root(root / "sysroot"),
         apt_commands={"refresh": ["true"], "apply": ["true"]},
         vz_dir=root / "vz",  # not mounted: container requests are refused, never carried out
+        support_root=root / "support",  # no configuration: support is never switched on here
     )  # fmt: skip
     with TestClient(create_app(settings_, background=False), base_url="https://testserver") as c:
         yield c

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
-import threading
 from pathlib import Path
 from typing import Any
 
-from tandem import rpc
 from tests.web.conftest import Node, wait_for
+from tests.web.standin import StandIn
 
 PAGES = ("/", "/network", "/notification", "/passwords", "/updates", "/status")
 
@@ -29,25 +27,14 @@ def test_home_shows_both_nodes_versions(cluster: dict[str, Node]) -> None:
     assert "not reachable" not in page
 
 
-class Daemon:
-    """A stand-in for one of node1's daemons on its Unix socket: the web is what is tested
-    here; the real HA loop and volume engine answer the same way in the lab (tests/e2e)."""
+class Daemon(StandIn):
+    """A stand-in for one of node1's daemons that always gives the same answer."""
 
     def __init__(self, path: Path, answer: dict[str, Any]) -> None:
-        self.loop = asyncio.new_event_loop()
-        path.parent.mkdir(parents=True, exist_ok=True)
-
         async def handle(request: dict[str, Any]) -> dict[str, Any]:
             return answer
 
-        self.server = self.loop.run_until_complete(rpc.serve(path, handle))
-        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
-        self.thread.start()
-
-    def close(self) -> None:
-        self.loop.call_soon_threadsafe(self.server.close)
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self.thread.join(5)
+        super().__init__(path, handle)
 
 
 def test_status_shows_where_the_group_runs_and_the_replication(

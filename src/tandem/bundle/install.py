@@ -31,8 +31,16 @@ class Exported:
     encrypted: bool
 
 
-def export_bundle(etc_dir: Path, output_dir: Path, passphrase: str | None) -> Exported:
-    """Write tandem_<cluster>_<time>.tar into output_dir (mode 0600: it holds secrets)."""
+@dataclass(frozen=True)
+class Built:
+    name: str  # tandem_<cluster>_<YYYYMMDD_HHMMSS>.tar
+    cluster: str
+    files: list[str]
+    data: bytes
+
+
+def build_bundle(etc_dir: Path, passphrase: str | None) -> Built:
+    """The bundle in memory (the web hands it to the browser without writing it)."""
     try:
         cfg = load_config(etc_dir / CONFIG)
     except InvalidConfig as exc:
@@ -41,9 +49,15 @@ def export_bundle(etc_dir: Path, output_dir: Path, passphrase: str | None) -> Ex
     files = collect(etc_dir)
     data = pack(files, cfg.cluster.name, passphrase, when)
     unpack(data, passphrase)  # what cannot be read back is never handed out
-    target = output_dir / bundle_name(cfg.cluster.name, when)
-    atomic_write(target, data, SECRET_MODE)
-    return Exported(target, cfg.cluster.name, list(files), passphrase is not None)
+    return Built(bundle_name(cfg.cluster.name, when), cfg.cluster.name, list(files), data)
+
+
+def export_bundle(etc_dir: Path, output_dir: Path, passphrase: str | None) -> Exported:
+    """Write tandem_<cluster>_<time>.tar into output_dir (mode 0600: it holds secrets)."""
+    built = build_bundle(etc_dir, passphrase)
+    target = output_dir / built.name
+    atomic_write(target, built.data, SECRET_MODE)
+    return Exported(target, built.cluster, built.files, passphrase is not None)
 
 
 @dataclass(frozen=True)

@@ -11,8 +11,8 @@ import typer
 from tandem import logs
 from tandem.cli.daemon import run_until_stopped
 from tandem.cli.output import console, fail, print_json
-from tandem.errors import TandemError
 from tandem.rootdir import Root
+from tandem.support.status import describe
 
 app = typer.Typer(help="Remote support (OP-7): an outgoing SSH tunnel to the support host.")
 
@@ -23,35 +23,16 @@ RootOpt = Annotated[
 JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
 
 
-def _describe(root: Root) -> dict[str, Any]:
-    from tandem.support.control import daemon_pid
-    from tandem.support.tunnel import Files, read_state, remote_port, setup
-
-    info: dict[str, Any] = {"on": False, "state": "off"}
-    try:
-        cfg, node = setup(root)
-    except TandemError as exc:
-        info["problem"] = str(exc)
-        return info
-    s = cfg.support
-    pub = Files.of(root).key.with_name("support_ed25519.pub")
-    info |= {"host": s.host, "port": s.port, "user": s.user,
-             "remote_port": remote_port(s, node), "local_port": s.local_port,
-             "public_key": pub.read_text().strip() if pub.exists() else None}  # fmt: skip
-    pid = daemon_pid(root)
-    state = read_state(root)
-    if pid is not None and state is not None:
-        info |= {"on": True, "pid": pid, "state": state.state, "ssh_pid": state.ssh_pid,
-                 "since": state.since, "reconnects": state.reconnects,
-                 "last_error": state.last_error}  # fmt: skip
-    elif pid is not None:
-        info |= {"on": True, "pid": pid, "state": "starting"}
-    return info
-
-
 def _print(info: dict[str, Any]) -> None:
     if "problem" in info:
         console.print(f"remote support: off ({info['problem']})", markup=False)
+        return
+    if not info["configured"]:
+        console.print(
+            f"remote support: off (no support host is configured: [support] host in "
+            f"{info['config']})",
+            markup=False,
+        )
         return
     where = f"{info['user']}@{info['host']}:{info['port']}"
     if not info["on"]:
@@ -81,7 +62,7 @@ def on(
     from tandem.support.control import switch_on
 
     switch_on(Root(root), wait)
-    info = _describe(Root(root))
+    info = describe(Root(root))
     if as_json:
         print_json(info)
         return
@@ -104,7 +85,7 @@ def off(root: RootOpt = Path("/")) -> None:
 @app.command()
 def status(root: RootOpt = Path("/"), as_json: JsonOpt = False) -> None:
     """Whether the tunnel is on and up, where to, since when, and the support key."""
-    info = _describe(Root(root))
+    info = describe(Root(root))
     if as_json:
         print_json(info)
     else:

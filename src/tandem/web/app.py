@@ -23,14 +23,17 @@ from tandem import __version__
 from tandem.config.secrets import read_cluster_key
 from tandem.web import auth
 from tandem.web.api import (
+    bundle,
     cluster,
     config,
     containers,
+    maintenance,
     nodes,
     notices,
     passwords,
     session,
     status,
+    support,
     updates,
 )
 from tandem.web.api.errors import request_invalid
@@ -100,6 +103,9 @@ def routers() -> list[APIRouter]:
     return [
         session.router,
         cluster.router,
+        maintenance.router,
+        support.router,
+        bundle.router,
         config.router,
         containers.router,
         notices.router,

@@ -9,10 +9,13 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
 from tandem.errors import TandemError
+from tandem.rootdir import Root
+from tandem.support.status import describe as support_state
 from tandem.web.api import containers
+from tandem.web.api import maintenance as maintenance_mode
 from tandem.web.api.config import network_values, notification_values
 from tandem.web.api.nodes import both_nodes
-from tandem.web.context import web_of
+from tandem.web.context import translator, web_of
 from tandem.web.render import page
 
 router = APIRouter(include_in_schema=False)
@@ -57,11 +60,17 @@ async def maintenance(request: Request) -> HTMLResponse:
     found = (
         await asyncio.to_thread(containers.cache_backups, manager) if available["available"] else []
     )
+    settings = web_of(request).settings
+    mode, remote = await asyncio.gather(
+        asyncio.to_thread(maintenance_mode.read, translator(request), settings.crm_socket),
+        asyncio.to_thread(support_state, Root(settings.support_root)),
+    )
     snapshot = web_of(request).poller.snapshot
     group = snapshot.get("service_group", {"available": False, "reason": "status not read yet"})
     return page(
-        request, "maintenance.html", "maintenance", c=available, cache_backups=found, g=group
-    )
+        request, "maintenance.html", "maintenance", c=available, cache_backups=found, g=group,
+        mode=mode, support=remote,
+    )  # fmt: skip
 
 
 @router.get("/notification")

@@ -15,8 +15,8 @@ from tandem.web.context import language, translator, web_of
 from tandem.web.i18n import N_
 
 # The seed's menu (5.1.1), in its order ("Virtuozzo" is Containers). Maintenance has
-# what has a backend so far; switchover, the configuration bundle, remote support and
-# shutdown/reboot join it with theirs.
+# what has a backend so far (switchover, maintenance mode, remote support, the
+# configuration bundle, the template cache backup); shutdown/reboot joins it with its own.
 MENU = (
     ("home", "/", N_("Home")),
     ("network", "/network", N_("Network")),

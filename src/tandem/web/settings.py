@@ -26,6 +26,11 @@ class WebSettings:
     node: NodeId | None = None  # None: found by host name, as the supervisor does
     vz_dir: Path = paths.VZ_DIR  # the containers' filesystem (tandem.containers.Layout)
     system_root: Path = Path("/")  # where chpasswd changes root passwords (chroot if not /)
+    # The remote support tunnel's files (tandem.rootdir.Root: its etc/tandem, run/tandem,
+    # ...), as `tandem support --root`; tests give a scratch root so that no switch of
+    # theirs reaches this machine's support daemon.
+    support_root: Path = Path("/")
+    support_wait: float = 15.0  # how long "switch on" waits for the tunnel to come up
     peer_timeout: float = 5.0
     status_interval: float = 1.0
     # The commands behind "check for updates" and "install updates" (updates.KINDS);

@@ -115,9 +115,52 @@ async function submitForm(form, extra) {
   showErrors(form, data);
 }
 
+// A form whose answer is a file (the configuration bundle): saved by the browser under the
+// name the server gives; a refusal is JSON like any other form's.
+async function downloadForm(form) {
+  const button = form.querySelector('button[type="submit"]');
+  button.disabled = true; button.dataset.label = button.textContent; button.textContent = T.saving;
+  let response;
+  try {
+    response = await fetch(form.dataset.api, {
+      method: "POST", credentials: "same-origin",
+      headers: { "X-CSRF-Token": csrf(), "Content-Type": "application/json" },
+      body: JSON.stringify(formData(form)),
+    });
+  } catch (e) {
+    response = null;
+    showErrors(form, { message: T.error + ": " + e });
+  }
+  button.disabled = false; button.textContent = button.dataset.label;
+  if (!response) return;
+  clearErrors(form);
+  const box = form.querySelector(".result");
+  if (box) box.hidden = true;
+  if (!response.ok) {
+    let data;
+    try { data = await response.json(); } catch (e) { data = { message: T.error + " (HTTP " + response.status + ")" }; }
+    showErrors(form, data);
+    return;
+  }
+  const blob = await response.blob();
+  const match = /filename="?([^";]+)"?/.exec(response.headers.get("Content-Disposition") || "");
+  const name = match ? match[1] : "bundle.tar";
+  const url = URL.createObjectURL(blob);
+  const link = document.createElement("a");
+  link.href = url;
+  link.download = name;
+  document.body.append(link);
+  link.click();
+  link.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 60000);
+  form.querySelectorAll('input[type="password"]').forEach((i) => { i.value = ""; });
+  showResult(form, { message: T.downloaded + ": " + name }, true);
+}
+
 function setupForms() {
   document.querySelectorAll("form[data-api]").forEach((form) => {
-    form.addEventListener("submit", (event) => { event.preventDefault(); submitForm(form); });
+    const send = form.dataset.download !== undefined ? downloadForm : submitForm;
+    form.addEventListener("submit", (event) => { event.preventDefault(); send(form); });
   });
   document.querySelectorAll("[data-logout]").forEach((b) => b.addEventListener("click", async () => {
     await api("POST", "/api/logout");
@@ -204,9 +247,13 @@ function followJob(section, node, job, done) {
 function setupActions() {
   document.querySelectorAll("[data-action]").forEach((button) => button.addEventListener("click", async () => {
     const box = button.closest("section").querySelector(".action-result");
+    const label = button.textContent;
     button.disabled = true;
-    const { status, data } = await api("POST", button.dataset.action);
+    button.textContent = T.saving;
+    const body = button.dataset.body ? JSON.parse(button.dataset.body) : undefined;
+    const { status, data } = await api(button.dataset.method || "POST", button.dataset.action, body);
     button.disabled = false;
+    button.textContent = label;
     if (status >= 200 && status < 300) { location.reload(); return; }
     if (box) { box.hidden = false; box.className = "action-result result warn"; box.textContent = data.message || T.error; }
   }));
