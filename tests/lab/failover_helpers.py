@@ -18,10 +18,11 @@ from tests.conftest import TEST_LAB, tandem
 from tests.lab.conftest import in_node
 
 
-def demo_fixture() -> Iterator[Lab]:
+def demo_fixture(*options: str) -> Iterator[Lab]:
+    """The demo cluster (`lab up --demo` with `options`), taken down afterwards."""
     sweep(LabSpec(TEST_LAB, default_subnet(TEST_LAB)))
     try:
-        up = tandem("lab", "up", "--demo", timeout=600)
+        up = tandem("lab", "up", "--demo", *options, timeout=600)
         assert up.returncode == 0, up.stdout + up.stderr
         yield Lab.open(TEST_LAB)
     finally:

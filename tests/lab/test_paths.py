@@ -62,6 +62,23 @@ def test_ping_node_cut_and_heal(lab: Lab) -> None:
     assert can_ping("node1", router)
 
 
+def test_peer_cut_and_heal(lab: Lab) -> None:
+    """`peer`: the external network between the nodes only; both keep the router and the
+    administrator's PC (the split-brain test's cut, tests/lab/test_split_brain.py)."""
+    node2 = str(lab.spec.external_ip("node2"))
+    assert can_ping("node1", node2)
+    tandem("lab", "cut", "node1", "peer", check=True)
+    try:
+        assert not can_ping("node1", node2)
+        assert not can_ping("node2", str(lab.spec.external_ip("node1")))
+        assert can_ping("node1", str(lab.spec.router_ip))
+        assert can_ping("node2", str(lab.spec.router_ip))
+        assert can_ping("node1", "192.168.255.2")  # the crossover cable is another path
+    finally:
+        tandem("lab", "heal", "node1", "peer", check=True)
+    assert can_ping("node1", node2)
+
+
 def serial_line_arrives(text: str) -> bool:
     """Write a line on node1's serial device; does node2 read it on its own?"""
     reader = subprocess.Popen(

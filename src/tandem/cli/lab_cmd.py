@@ -31,7 +31,7 @@ LabOpt = Annotated[
 JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
 NodeArg = Annotated[str, typer.Argument(help="node1 or node2.")]
 PathsArg = Annotated[
-    list[str], typer.Argument(help="One or more of serial, crossover, external, ping.")
+    list[str], typer.Argument(help="One or more of serial, crossover, external, ping, peer.")
 ]
 
 
@@ -298,7 +298,7 @@ def _print_guide(info: dict[str, Any]) -> None:
                 f"  ping {m['node1']['external']}                  from this host",
                 "",
                 "[bold]Faults[/]",
-                f"  {t} lab cut node1 crossover      (serial, crossover, external, ping)",
+                f"  {t} lab cut node1 crossover      (serial, crossover, external, ping, peer)",
                 f"  {t} lab heal node1 crossover",
                 f"  {t} lab crash node1  /  {t} lab boot node1",
                 f"  {t} lab power-cut node1      (loses what its disk had not flushed)",

@@ -28,10 +28,13 @@ from typing import Literal
 from tandem.errors import LabError
 
 MachineName = Literal["router", "node1", "node2"]
-PathName = Literal["serial", "crossover", "external", "ping"]
+# "peer": the external network between the two nodes only (each still reaches the router,
+# the witness and the administrator): with serial and crossover, every heartbeat path
+# between the nodes is cut while the service address stays visible from outside.
+PathName = Literal["serial", "crossover", "external", "ping", "peer"]
 NODES: tuple[MachineName, MachineName] = ("node1", "node2")
 MACHINES: tuple[MachineName, ...] = ("router", "node1", "node2")
-PATHS: tuple[PathName, ...] = ("serial", "crossover", "external", "ping")
+PATHS: tuple[PathName, ...] = ("serial", "crossover", "external", "ping", "peer")
 
 LAB_ROOT = Path("/var/lib/tandem-lab")
 LAB_RUN = Path("/run/tandem-lab")

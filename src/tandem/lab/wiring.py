@@ -126,21 +126,34 @@ def apply_cuts(spec: LabSpec, pids: Mapping[MachineName, int], cuts: Cuts) -> No
             state = "down" if "external" in node_cuts else "up"
             ip_batch(router, [f"link set {spec.router_port(node)} {state}"])
     if router is not None:
-        _ping_filter(spec, router, [n for n in NODES if "ping" in set(cuts.get(n, ()))])
+        _bridge_filter(spec, router, cuts)
 
 
-def _ping_filter(spec: LabSpec, router: int, isolated: list[MachineName]) -> None:
-    """Frames between an isolated node's switch port and the router's own MAC are dropped:
-    the node loses the ping node (and its gateway) but still reaches its peer and the admin."""
+def _bridge_filter(spec: LabSpec, router: int, cuts: Cuts) -> None:
+    """Cuts made by filtering frames in the router's switches, not by pulling a cable.
+
+    "ping": frames between the node's switch port and the router's own MAC are dropped:
+    the node loses the ping node (and its gateway) but still reaches its peer and the
+    admin. "peer": IPv4 between the two nodes' external addresses is dropped, in both
+    directions, wherever it is bridged: each node still reaches the router, the witness
+    and the administrator, and they see both nodes."""
     rules = []
-    for node in isolated:
-        port = spec.router_port(node)
-        rules.append(f'iifname "{port}" ether daddr {ROUTER_MAC} drop')
-        rules.append(f'oifname "{port}" ether saddr {ROUTER_MAC} drop')
+    for node in NODES:
+        node_cuts = set(cuts.get(node, ()))
+        if "ping" in node_cuts:
+            port = spec.router_port(node)
+            rules.append(f'iifname "{port}" ether daddr {ROUTER_MAC} drop')
+            rules.append(f'oifname "{port}" ether saddr {ROUTER_MAC} drop')
+        if "peer" in node_cuts:
+            mine, theirs = (
+                spec.external_ip(n) for n in (node, "node2" if node == "node1" else "node1")
+            )
+            rules.append(f"ip saddr {mine} ip daddr {theirs} drop")
+            rules.append(f"ip saddr {theirs} ip daddr {mine} drop")
     ruleset = (
-        "table bridge tandem_ping\n"
-        "delete table bridge tandem_ping\n"
-        "table bridge tandem_ping {\n"
+        "table bridge tandem_cuts\n"
+        "delete table bridge tandem_cuts\n"
+        "table bridge tandem_cuts {\n"
         "  chain forward { type filter hook forward priority 0; policy accept;\n"
         + "".join(f"    {r}\n" for r in rules)
         + "  }\n}\n"
