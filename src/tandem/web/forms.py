@@ -132,6 +132,12 @@ class LanguageForm(Form):
     language: Literal["de", "en"]
 
 
+class SwitchForm(Form):
+    """The body of an on/off button (maintenance mode, remote support)."""
+
+    on: bool
+
+
 def field_for(key: str, fields: dict[str, str]) -> str | None:
     """The form field of a configuration key; list items fall back to their list."""
     if key in fields:

@@ -21,15 +21,11 @@ from fastapi.responses import JSONResponse
 from tandem import rpc
 from tandem.errors import TandemError
 from tandem.web.context import translator, web_of
-from tandem.web.forms import Form
+from tandem.web.forms import SwitchForm
 
 router = APIRouter(prefix="/api", tags=["maintenance"])
 TIMEOUT = 5.0  # the loop answers at once; it only records the mode
 STATUS_TIMEOUT = 1.0  # as the status poller asks: a page must not hang on a stuck loop
-
-
-class ModeForm(Form):
-    on: bool
 
 
 def what_to_do(_: gettext.NullTranslations, socket: Path) -> str:
@@ -60,7 +56,7 @@ async def get_mode(request: Request) -> dict[str, Any]:
     summary="Switch maintenance mode of this node's HA loop on or off",
     responses={409: {"description": "the HA loop does not answer or refused (message says why)"}},
 )
-async def set_mode(request: Request, form: ModeForm) -> JSONResponse:
+async def set_mode(request: Request, form: SwitchForm) -> JSONResponse:
     web = web_of(request)
     _ = translator(request)
     socket = web.settings.crm_socket

@@ -23,17 +23,13 @@ from tandem.rootdir import Root
 from tandem.support import control
 from tandem.support.status import describe
 from tandem.web.context import translator, web_of
-from tandem.web.forms import Form
+from tandem.web.forms import SwitchForm
 from tandem.web.i18n import N_
 
 router = APIRouter(prefix="/api", tags=["maintenance"])
 
 # The tunnel's states (tandem.support.tunnel.State), named here so the catalog has them.
 STATES = (N_("connecting"), N_("up"), N_("down"), N_("off"), N_("starting"))
-
-
-class SupportForm(Form):
-    on: bool
 
 
 def not_configured(_: gettext.NullTranslations, config: str) -> str:
@@ -53,7 +49,7 @@ async def get_support(request: Request) -> dict[str, Any]:
     summary="Switch the remote support connection on or off",
     responses={409: {"description": "not configured, or it could not be switched (message)"}},
 )
-async def set_support(request: Request, form: SupportForm) -> JSONResponse:
+async def set_support(request: Request, form: SwitchForm) -> JSONResponse:
     settings = web_of(request).settings
     _ = translator(request)
     root = Root(settings.support_root)
