@@ -129,8 +129,25 @@ def test_a_job_streams_its_output_and_holds_its_lock() -> None:
         while after.state == "running":
             await jobs.wait(after, after.first_line + len(after.lines), 5)
         assert after.state == "done"
+        await jobs.close()
 
     asyncio.run(main())
+
+
+def test_jobs_end_their_children_when_the_web_stops() -> None:
+    async def main() -> int:
+        jobs = Jobs()
+        job = jobs.start("slow", ["sleep", "60"], "apt", {})
+        while not job.lines:
+            await jobs.wait(job, 0, 5)
+        await asyncio.sleep(0.2)
+        (proc,) = jobs._procs
+        await jobs.close()
+        assert proc.returncode is not None and not jobs._procs and not jobs._tasks
+        return proc.pid
+
+    pid = asyncio.run(main())
+    assert not Path(f"/proc/{pid}").exists()
 
 
 BASE = """

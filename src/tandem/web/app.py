@@ -69,6 +69,7 @@ def create_app(settings: WebSettings, background: bool = True) -> FastAPI:
             for task in tasks:
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
+            await web.jobs.close()
             await web.peer.close()
 
     app = FastAPI(

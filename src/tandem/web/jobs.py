@@ -8,6 +8,7 @@ Only fixed commands become jobs: the node-to-node API names a kind, never an arg
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import time
 import uuid
@@ -69,6 +70,7 @@ class Jobs:
     def __init__(self) -> None:
         self.jobs: dict[str, Job] = {}
         self._tasks: set[asyncio.Task[None]] = set()
+        self._procs: set[asyncio.subprocess.Process] = set()
 
     def start(self, title: str, argv: list[str], lock: str, env: dict[str, str]) -> Job:
         self._check_lock(lock)
@@ -133,10 +135,28 @@ class Jobs:
             job._add(f"cannot start {job.argv[0]}: {exc}")
             self._finish(job, None)
             return
-        assert proc.stdout is not None
-        async for raw in proc.stdout:
-            job._add(raw.decode(errors="replace").rstrip("\n"))
-        self._finish(job, await proc.wait())
+        self._procs.add(proc)
+        try:
+            assert proc.stdout is not None
+            async for raw in proc.stdout:
+                job._add(raw.decode(errors="replace").rstrip("\n"))
+            self._finish(job, await proc.wait())
+        finally:
+            self._procs.discard(proc)
+
+    async def close(self) -> None:
+        """Ends what still runs when the web stops: a child left behind would hold its
+        pipe into an event loop that no longer exists (and apt's lock with it)."""
+        for proc in list(self._procs):
+            with contextlib.suppress(ProcessLookupError):
+                proc.kill()
+        for task in list(self._tasks):
+            task.cancel()
+        for proc in list(self._procs):
+            await proc.wait()
+        for task in list(self._tasks):
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
 
     @staticmethod
     def _finish(job: Job, code: int | None) -> None:

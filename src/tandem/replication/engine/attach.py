@@ -10,6 +10,7 @@ from __future__ import annotations
 import errno
 import json
 import os
+import time
 from pathlib import Path
 
 from tandem import paths
@@ -22,6 +23,7 @@ VOLUME_FILE = MOUNTPOINT / "volume"
 # In /run: a loop device does not outlive a reboot, and the replica's own disk may be the
 # one that failed (DR-8) when an operator detaches.
 RECORD = paths.RUN_DIR / "volume-attached.json"
+BUSY_PATIENCE = 5.0  # seconds a busy /vz is retried before detach gives up
 
 
 def attached() -> dict[str, str] | None:
@@ -79,17 +81,31 @@ def detach() -> dict[str, str] | None:
         return None
     mountpoint = record["mountpoint"]
     if mounted(mountpoint):
-        umount = run(["umount", mountpoint], check=False)
-        if umount.returncode != 0:
-            raise TandemError(
-                f"cannot unmount {mountpoint}: {umount.stderr.strip()}; stop the containers "
-                f"and whatever else uses it (`fuser -vm {mountpoint}` lists them), then retry"
-            )
+        _unmount(mountpoint)
     gone = run(["losetup", "-d", record["loop"]], check=False)
     if gone.returncode != 0 and "No such device" not in gone.stderr:
         raise TandemError(f"cannot release {record['loop']}: {gone.stderr.strip()}")
     RECORD.unlink(missing_ok=True)
     return record
+
+
+def _unmount(mountpoint: str, patience: float = BUSY_PATIENCE) -> None:
+    """Unmounts, waiting out short-lived users (an `lxc-info` of a status poll holds the
+    lxcpath under /vz for a moment); a lasting user is named in the refusal."""
+    deadline = time.monotonic() + patience
+    while True:
+        umount = run(["umount", mountpoint], check=False)
+        if umount.returncode == 0:
+            return
+        if "busy" not in umount.stderr or time.monotonic() >= deadline:
+            break
+        time.sleep(0.25)
+    users = run(["fuser", "-vm", mountpoint], check=False).stderr.strip()
+    raise TandemError(
+        f"cannot unmount {mountpoint}: {umount.stderr.strip()}; stop the containers and "
+        f"whatever else uses it (`fuser -vm {mountpoint}` lists them), then retry"
+        + (f"\n{users}" if users else "")
+    )
 
 
 def mounted(mountpoint: str) -> bool:
