@@ -67,11 +67,14 @@ class Node:
     root: Path
     etc: Path
     port: int
+    vz: Path | None = None  # the containers' filesystem; default: an unmounted scratch folder
     proc: subprocess.Popen[bytes] | None = None
     client: httpx.Client = field(init=False)
 
     def __post_init__(self) -> None:
         self.client = self.new_client()
+        if self.vz is None:
+            self.vz = self.root / self.name / "vz"  # never this machine's /vz
 
     @property
     def url(self) -> str:
@@ -100,7 +103,7 @@ class Node:
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "tandem.web", "run", "--etc", str(self.etc),
              "--state", str(self.state), "--run", str(self.run), "--node", self.name,
-             *[arg for b in binds for arg in ("--bind", b)]],
+             "--vz", str(self.vz), *[arg for b in binds for arg in ("--bind", b)]],
             stdout=log, stderr=log, start_new_session=True,
         )  # fmt: skip
         deadline = time.monotonic() + 30
@@ -129,10 +132,10 @@ class Node:
     def csrf(self) -> str:
         return str(self.client.get("/api/session").json()["csrf"])
 
-    def login(self, password: str = PASSWORD) -> httpx.Response:
+    def login(self, password: str = PASSWORD, user: str = "admin") -> httpx.Response:
         return self.client.post(
             "/api/login",
-            json={"user": "admin", "password": password},
+            json={"user": user, "password": password},
             headers={"X-CSRF-Token": self.csrf()},
         )
 
@@ -141,11 +144,11 @@ class Node:
 
 
 @contextlib.contextmanager
-def running_cluster(root: Path) -> Iterator[dict[str, Node]]:
+def running_cluster(root: Path, vz: dict[str, Path] | None = None) -> Iterator[dict[str, Node]]:
     """Both nodes running and logged in; stopped afterwards even when a test fails."""
     port = free_port()
     etcs = install(root, port)
-    nodes = {name: Node(name, root, etcs[name], port) for name in ADDRESSES}
+    nodes = {name: Node(name, root, etcs[name], port, (vz or {}).get(name)) for name in ADDRESSES}
     try:
         for node in nodes.values():
             node.start()

@@ -89,7 +89,10 @@ def test_a_wrong_shape_is_reported_the_same_way(client: TestClient) -> None:
     assert "relay_port" in fields_of(reply)
 
 
-@pytest.mark.parametrize("target", ["admin", "root-node1", "root-node2"])
+TARGETS = ["admin", "root-node1", "root-node2", "root-ve101", "panel"]
+
+
+@pytest.mark.parametrize("target", TARGETS)
 def test_an_empty_password_is_refused(client: TestClient, target: str) -> None:
     htpasswd = client.app.state.web.settings.secrets.htpasswd  # type: ignore[attr-defined]
     before = htpasswd.read_text()
@@ -99,11 +102,33 @@ def test_an_empty_password_is_refused(client: TestClient, target: str) -> None:
     assert htpasswd.read_text() == before
 
 
-def test_passwords_must_match(client: TestClient) -> None:
-    body = {"target": "admin", "password": "long enough 1", "repeat": "other one 1"}
+@pytest.mark.parametrize("target", TARGETS)
+def test_a_short_password_is_refused(client: TestClient, target: str) -> None:
+    htpasswd = client.app.state.web.settings.secrets.htpasswd  # type: ignore[attr-defined]
+    before = htpasswd.read_text()
+    reply = client.post("/api/passwords", json={"target": target, "password": "seven77",
+                                                "repeat": "seven77"})  # fmt: skip
+    assert reply.status_code == 422
+    assert "too short: at least 8 characters" in fields_of(reply)["password"]
+    assert htpasswd.read_text() == before
+
+
+@pytest.mark.parametrize("target", TARGETS)
+def test_passwords_must_match(client: TestClient, target: str) -> None:
+    htpasswd = client.app.state.web.settings.secrets.htpasswd  # type: ignore[attr-defined]
+    before = htpasswd.read_text()
+    body = {"target": target, "password": "long enough 1", "repeat": "other one 1"}
     reply = client.post("/api/passwords", json=body)
     assert reply.status_code == 422
     assert "repeat" in fields_of(reply)
+    assert htpasswd.read_text() == before
+
+
+def test_an_unknown_target_is_refused_beside_it(client: TestClient) -> None:
+    body = {"target": "root-ve102", "password": "long enough 1", "repeat": "long enough 1"}
+    reply = client.post("/api/passwords", json=body)
+    assert reply.status_code == 422
+    assert "target" in fields_of(reply)
 
 
 def test_errors_come_in_the_chosen_language(client: TestClient) -> None:

@@ -1,13 +1,16 @@
 """The whole route table: every page and API route refuses a request without a session,
-and every change refuses a request without the CSRF token (MG-1, issue 7 acceptance).
+every change refuses a request without the CSRF token (MG-1, issue 7 acceptance), and the
+container panel user reaches exactly the routes decided for it (MG-3, web/rights.py).
 
 The app is built in-process from a real configuration; the walk covers every route the
-app has, so a route added later is checked without anyone listing it here.
+app has, so a route added later is checked without anyone listing it here, and is
+refused to the panel user unless it is added to PANEL_MAY below and to rights.py.
 """
 
 from __future__ import annotations
 
 import re
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -24,6 +27,23 @@ from tests.web.conftest import PASSWORD, free_port, install
 
 SAMPLE = {"node": "node1", "kind": "refresh", "job_id": "0", "notice_id": "0", "veid": "101",
           "action": "start"}  # fmt: skip
+# What the panel user may reach besides the public routes (with SAMPLE filled in): the
+# container pages and API without create, template install and template cache backup.
+PANEL_MAY = {
+    ("GET", "/containers"),
+    ("GET", "/containers/101"),
+    ("GET", "/api/containers"),
+    ("GET", "/api/containers/101"),
+    ("PUT", "/api/containers/101"),
+    ("POST", "/api/containers/101/start"),
+    ("POST", "/api/containers/101/backup"),
+    ("POST", "/api/backups/restore"),
+    ("GET", "/api/jobs/node1/0"),
+    ("GET", "/api/jobs/node1/0/stream"),
+    ("POST", "/api/logout"),
+    ("PUT", "/api/session/language"),
+}
+PANEL_PW = "panel secret 1"
 
 
 @pytest.fixture(scope="module")
@@ -116,3 +136,48 @@ def test_nothing_was_written(app: FastAPI) -> None:
     web = app.state.web
     assert web.journal.entries() == []
     assert not Path(web.settings.state_dir / "config-stamp.json").exists()
+
+
+def test_the_panel_user_reaches_only_its_routes(app: FastAPI) -> None:
+    """Logged in as panel, every route not in PANEL_MAY is refused before it runs: pages
+    with a 403 page that says so (Home: to the Containers page), the API and every change
+    with 403 and the sentence. The allowed ones pass the gate; their changes are sent
+    without the CSRF token, so they stop there and change nothing."""
+    htpasswd = app.state.web.settings.secrets.htpasswd
+    added = subprocess.run(["htpasswd", "-B", "-b", str(htpasswd), "panel", PANEL_PW],
+                           capture_output=True, check=False)  # fmt: skip
+    assert added.returncode == 0
+    with TestClient(app, base_url="https://testserver", follow_redirects=False) as panel:
+        token = panel.get("/api/session").json()["csrf"]
+        login = panel.post("/api/login", json={"user": "panel", "password": PANEL_PW},
+                           headers={"X-CSRF-Token": token})  # fmt: skip
+        assert login.status_code == 200
+        english = panel.put("/api/session/language", json={"language": "en"},
+                            headers={"X-CSRF-Token": login.json()["csrf"]})  # fmt: skip
+        assert english.status_code == 200
+        walked = routes(app)
+        assert set(walked) >= PANEL_MAY, PANEL_MAY - set(walked)
+        passed = set()
+        for method, path in walked:
+            if (method, path) in PUBLIC or path.startswith("/peer/"):
+                continue
+            response = panel.request(method, path)
+            text = response.text
+            refused = response.status_code == 403 and "may manage the containers only" in text
+            if (method, path) in PANEL_MAY:
+                assert not refused and response.status_code != 401, (method, path, text)
+                if method != "GET":
+                    assert "CSRF" in response.json()["message"], (method, path)
+                passed.add((method, path))
+            elif (method, path) == ("GET", "/"):
+                assert response.status_code == 303
+                assert response.headers["location"] == "/containers"
+            elif path.startswith("/api/") or method != "GET":
+                assert refused, (method, path, response.status_code, text)
+                assert response.headers["content-type"] == "application/json"
+            else:
+                assert refused, (method, path, response.status_code)
+                assert 'href="/containers"' in text
+        assert passed == PANEL_MAY
+        assert panel.get("/api/session").json()["user"] == "panel"  # still logged in
+    subprocess.run(["htpasswd", "-D", str(htpasswd), "panel"], capture_output=True, check=True)

@@ -48,6 +48,9 @@ def run_(
     node: Annotated[
         str | None, typer.Option(help="node1 or node2 [default: found by host name].")
     ] = None,
+    vz_dir: Annotated[
+        Path, typer.Option("--vz", help="The containers' filesystem (mounted on the active node).")
+    ] = paths.VZ_DIR,
 ) -> None:
     """Serve HTTPS until SIGTERM (the node supervisor runs this as service `web`)."""
     from tandem.web.server import serve
@@ -61,6 +64,7 @@ def run_(
         state_dir=state_dir,
         run_dir=run_dir,
         node=node,  # type: ignore[arg-type]
+        vz_dir=vz_dir,
     )
     try:
         serve(settings, [_bind(b) for b in bind] if bind else None)

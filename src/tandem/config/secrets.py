@@ -1,5 +1,5 @@
 """The cluster's secrets under /etc/tandem/secrets: cluster key, TLS key and certificate,
-and the admin password file.
+and the password file of the web's logins (admin, and the container panel user).
 
 The password file is Apache's htpasswd format with bcrypt ("$2y$"), so that
 `htpasswd -B /etc/tandem/secrets/htpasswd admin` run as root resets the web password
@@ -127,6 +127,20 @@ def set_htpasswd_entry(path: Path, user: str, entry: str) -> None:
         lines = []
     kept = [line for line in lines if line.partition(":")[0] != user]
     atomic_write(path, "\n".join([*kept, entry]) + "\n", SECRET_MODE)
+
+
+def remove_htpasswd_entry(path: Path, user: str) -> bool:
+    """Drop `user`'s line and keep every other line, as `htpasswd -D` does; False when
+    there was none (already so)."""
+    try:
+        lines = path.read_text().splitlines()
+    except FileNotFoundError:
+        return False
+    kept = [line for line in lines if line.partition(":")[0] != user]
+    if len(kept) == len(lines):
+        return False
+    atomic_write(path, "".join(f"{line}\n" for line in kept), SECRET_MODE)
+    return True
 
 
 def htpasswd_hash(path: Path, user: str) -> str | None:

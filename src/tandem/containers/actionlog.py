@@ -17,7 +17,7 @@ from typing import Any
 KINDS = frozenset(
     {
         "create", "set", "start", "stop", "restart", "exec", "backup", "restore", "limit",
-        "repair", "reinstall", "service", "error",
+        "repair", "reinstall", "service", "password", "error",
     }
 )  # fmt: skip
 

@@ -1,6 +1,7 @@
 """Files tandem writes inside a container's root filesystem at start (as vzctl did:
 "Hostname for VE set", "File resolv.conf was modified"): /etc/hostname, /etc/hosts and
-/etc/resolv.conf, from the definition.
+/etc/resolv.conf, from the definition; and files it changes on request (`edit`: root's
+password in /etc/shadow, shadow.py).
 
 The root filesystem belongs to the container, and its root user may have replaced any
 path with a symbolic link to somewhere on the node (/etc -> /); writing through such a
@@ -13,12 +14,19 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
-from collections.abc import Iterator
+import secrets
+import stat
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from tandem.containers.definition import Definition
+from tandem.containers.errors import ContainerError
 
 MARK = "# tandem"
+
+
+class MissingFile(ContainerError):
+    """The file (or a directory on its way) does not exist in the container."""
 
 
 @contextlib.contextmanager
@@ -67,6 +75,83 @@ def write(root: Path, relative: str, text: str, mode: int = 0o644) -> bool:
         if exc.errno in (errno.ELOOP, errno.ENOTDIR, errno.ENOENT):
             return False
         raise
+
+
+def edit(root: Path, relative: str, change: Callable[[str], str]) -> None:
+    """Replace a regular file with `change(its text)`, atomically, keeping its mode and
+    owner; raises ContainerError with the reason when it cannot be done safely.
+
+    Unlike `write`, a link in the last place is refused too, and so is reading through
+    one: what is read here is written back into the container, so following a link to
+    the node's /etc/shadow would hand the node's hashes to the container. The new file is
+    made beside the old one and renamed over it, so the old inode (which might have other
+    names) is never written, and a crash leaves the old file or the new one.
+    """
+    parts = Path(relative).parts
+    shown = "/" + relative
+    try:
+        with _directory(root, parts[:-1]) as dir_fd:
+            name = parts[-1]
+            fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK, dir_fd=dir_fd)
+            with os.fdopen(fd, "rb") as f:
+                st = os.fstat(f.fileno())
+                if not stat.S_ISREG(st.st_mode):
+                    raise ContainerError(f"{shown} is not a regular file")
+                text = f.read().decode()
+            _replace(dir_fd, name, change(text).encode(), st)
+    except UnicodeDecodeError:
+        raise ContainerError(f"{shown} is not a text file") from None
+    except OSError as exc:
+        if exc.errno == errno.ENOENT:
+            raise MissingFile(f"{shown} is missing") from None
+        raise ContainerError(_unsafe(shown, exc)) from None
+
+
+def read_regular(root: Path, relative: str) -> str:
+    """A regular file's text, never through a link; ContainerError with the reason."""
+    parts = Path(relative).parts
+    shown = "/" + relative
+    try:
+        with _directory(root, parts[:-1]) as dir_fd:
+            fd = os.open(parts[-1], os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK, dir_fd=dir_fd)
+            with os.fdopen(fd, "rb") as f:
+                if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):
+                    raise ContainerError(f"{shown} is not a regular file")
+                return f.read().decode(errors="replace")
+    except OSError as exc:
+        if exc.errno == errno.ENOENT:
+            raise MissingFile(f"{shown} is missing") from None
+        raise ContainerError(_unsafe(shown, exc)) from None
+
+
+def _replace(dir_fd: int, name: str, data: bytes, old: os.stat_result) -> None:
+    tmp = f".{name}.tandem-{secrets.token_hex(4)}"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600, dir_fd=dir_fd)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            os.fchown(f.fileno(), old.st_uid, old.st_gid)
+            os.fchmod(f.fileno(), stat.S_IMODE(old.st_mode))  # after chown, which clears setuid
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.rename(tmp, name, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp, dir_fd=dir_fd)
+        raise
+    os.fsync(dir_fd)
+
+
+def _unsafe(shown: str, exc: OSError) -> str:
+    if exc.errno == errno.ELOOP:
+        return (
+            f"{shown} or a directory on its way is a symbolic link, which tandem does not "
+            "follow in a container (it could lead to the node's own files); make it a "
+            "regular file inside the container"
+        )
+    if exc.errno == errno.ENOTDIR:
+        return f"a directory on the way to {shown} is a symbolic link or not a directory"
+    return f"{shown}: {exc.strerror}"
 
 
 def hosts_text(current: str | None, defn: Definition) -> str:

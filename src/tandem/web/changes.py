@@ -139,17 +139,25 @@ class Changes:
 
     # --- passwords ---------------------------------------------------------------------
 
-    async def set_admin_password(self, password: str) -> Outcome:
-        entry = passwords.admin_entry(password)
+    async def set_login_password(self, user: str, password: str) -> Outcome:
+        """A web login (admin, panel) on both nodes: its bcrypt line, here and there."""
+        return await self._change_login(user, passwords.login_entry(user, password))
+
+    async def disable_login(self, user: str) -> Outcome:
+        """Remove the login's line on both nodes, so it is refused there."""
+        return await self._change_login(user, None)
+
+    async def _change_login(self, user: str, entry: str | None) -> Outcome:
         try:
-            passwords.apply_admin(self.htpasswd, entry)
-            mine = NodeOutcome("applied")
+            changed = passwords.apply_login(self.htpasswd, user, entry)
+            mine = NodeOutcome("applied" if changed else "unchanged")
         except (OSError, TandemError) as exc:
             return Outcome({
                 self.me: NodeOutcome("failed", str(exc)),
                 self.peer_id: NodeOutcome("not_tried", f"not sent, because {self.me} failed"),
             })  # fmt: skip
-        theirs = await self._send("admin_password", {"entry": entry}, "admin password")
+        summary = f"{user} password" if entry is not None else f"{user} login disabled"
+        theirs = await self._send(f"{user}_password", {"entry": entry}, summary)
         return Outcome({self.me: mine, self.peer_id: theirs})
 
     async def set_root_password(self, node: NodeId, password: str) -> Outcome:
@@ -174,13 +182,18 @@ class Changes:
         return _outcome_from(reply)
 
     def receive(self, kind: str, payload: dict[str, Any]) -> dict[str, Any]:
-        if kind == "admin_password":
-            passwords.apply_admin(self.htpasswd, str(payload["entry"]))
-        elif kind == "root_password":
+        if kind in ("admin_password", "panel_password"):
+            entry = payload.get("entry")
+            if kind == "admin_password" and entry is None:
+                raise TandemError("the admin login cannot be disabled")
+            user = kind.partition("_")[0]
+            line = None if entry is None else str(entry)
+            changed = passwords.apply_login(self.htpasswd, user, line)
+            return {"state": "applied" if changed else "unchanged"}
+        if kind == "root_password":
             passwords.apply_root(self.system_root, str(payload["hash"]))
-        else:
-            raise TandemError(f"unknown change {kind!r}")
-        return {"state": "applied"}
+            return {"state": "applied"}
+        raise TandemError(f"unknown change {kind!r}")
 
 
 class Stale(TandemError):

@@ -116,9 +116,10 @@ class NotificationForm(Form):
 
 
 class PasswordForm(Form):
-    """The Passwords page (seed 5.1.1 Passwoerter)."""
+    """The Passwords page (seed 5.1.1 Passwoerter): the web's admin, root of each node,
+    root of container 101, the container panel user."""
 
-    target: Literal["admin", "root-node1", "root-node2"]
+    target: Literal["admin", "root-node1", "root-node2", "root-ve101", "panel"]
     password: Annotated[str, Field(max_length=200)]
     repeat: Annotated[str, Field(max_length=200)]
 

@@ -27,7 +27,7 @@ MAX_NOTICES = 50
 
 @dataclass(frozen=True)
 class Entry:
-    kind: str  # "config", "admin_password", "root_password"
+    kind: str  # "config", "admin_password", "panel_password", "root_password"
     target: str  # the node that still has to apply it
     summary: str
     payload: dict[str, Any]

@@ -15,6 +15,7 @@ from tandem.web.api import containers
 from tandem.web.api import maintenance as maintenance_mode
 from tandem.web.api.config import network_values, notification_values
 from tandem.web.api.nodes import both_nodes
+from tandem.web.auth import PANEL
 from tandem.web.context import translator, web_of
 from tandem.web.render import page
 
@@ -81,7 +82,8 @@ async def notification(request: Request) -> HTMLResponse:
 
 @router.get("/passwords")
 async def passwords(request: Request) -> HTMLResponse:
-    return page(request, "passwords.html", "passwords")
+    enabled = web_of(request).passwords.enabled(PANEL)
+    return page(request, "passwords.html", "passwords", panel_enabled=enabled)
 
 
 @router.get("/updates")

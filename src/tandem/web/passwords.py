@@ -1,4 +1,5 @@
-"""Setting passwords on this node: the web login (htpasswd, bcrypt) and root (chpasswd).
+"""Setting passwords on this node: the web's logins (htpasswd, bcrypt), root (chpasswd),
+and the hash that root of a container gets (containers/shadow.py writes it).
 
 Only hashes travel to the other node and into the pending journal: a bcrypt line for the
 htpasswd file, a SHA-512 crypt hash for /etc/shadow. `htpasswd -vb` verifies the first,
@@ -10,8 +11,9 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
-from tandem.config.secrets import htpasswd_entry, set_htpasswd_entry
+from tandem.config.secrets import htpasswd_entry, remove_htpasswd_entry, set_htpasswd_entry
 from tandem.errors import TandemError
+from tandem.web.auth import USERS
 from tandem.web.i18n import N_
 
 MIN_LENGTH = 8
@@ -34,13 +36,20 @@ def check_new_password(password: str) -> None:
         raise BadPassword(N_("must not contain control characters"))
 
 
-def admin_entry(password: str) -> str:
+def login_entry(user: str, password: str) -> str:
     check_new_password(password)
-    return htpasswd_entry("admin", password)
+    return htpasswd_entry(user, password)
 
 
-def apply_admin(htpasswd: Path, entry: str) -> None:
-    set_htpasswd_entry(htpasswd, "admin", entry)
+def apply_login(htpasswd: Path, user: str, entry: str | None) -> bool:
+    """Set `user`'s line, or remove it (entry None: that login is disabled). False when
+    there was nothing to remove."""
+    if user not in USERS:
+        raise TandemError(f"{user!r} is not a login of the web")
+    if entry is None:
+        return remove_htpasswd_entry(htpasswd, user)
+    set_htpasswd_entry(htpasswd, user, entry)
+    return True
 
 
 def root_hash(password: str) -> str:
@@ -58,10 +67,15 @@ def root_hash(password: str) -> str:
     return proc.stdout.strip()
 
 
+def check_hash(hashed: str) -> None:
+    """A crypt hash fits in one field of /etc/shadow, or it is refused."""
+    if not hashed.startswith("$") or any(c in hashed for c in ":\n\r"):
+        raise TandemError("not a crypt hash")
+
+
 def apply_root(system_root: Path, hashed: str) -> None:
     """Set root's password from a crypt hash, as `chpasswd -e` does on this node."""
-    if not hashed.startswith("$") or ":" in hashed or "\n" in hashed:
-        raise TandemError("not a crypt hash")
+    check_hash(hashed)
     argv = ["chpasswd", "-e"]
     if system_root != Path("/"):
         argv += ["-R", str(system_root)]

@@ -16,7 +16,7 @@ from pydantic import BaseModel
 
 from tandem.config import InvalidConfig
 from tandem.errors import ProtocolError, TandemError
-from tandem.web import sysinfo, updates
+from tandem.web import container_password, sysinfo, updates
 from tandem.web.api.updates import start_local
 from tandem.web.changes import Stale
 from tandem.web.context import web_of
@@ -47,7 +47,16 @@ class AdminPassword(BaseModel):
     entry: str
 
 
+class PanelPassword(BaseModel):
+    entry: str | None  # None: the panel login is disabled
+
+
 class RootPassword(BaseModel):
+    hash: str
+
+
+class ContainerPassword(BaseModel):
+    veid: int
     hash: str
 
 
@@ -97,6 +106,26 @@ async def admin_password(request: Request, body: AdminPassword) -> JSONResponse:
 @router.post("/root/password")
 async def root_password(request: Request, body: RootPassword) -> JSONResponse:
     return _receive(request, "root_password", body.model_dump())
+
+
+@router.post("/panel/password")
+async def panel_password(request: Request, body: PanelPassword) -> JSONResponse:
+    return _receive(request, "panel_password", body.model_dump())
+
+
+@router.post("/container/password")
+async def container_root_password(request: Request, body: ContainerPassword) -> JSONResponse:
+    """Root's password of a container on this node's /vz (the peer's page asked: its /vz
+    is not mounted); 404 when the container is not here either. Never forwarded again."""
+    web = web_of(request)
+    asked = f"asked on the Passwords page of {web.peer_id}"
+    try:
+        await asyncio.to_thread(container_password.apply_here, web, body.veid, body.hash, asked)
+    except container_password.NotHere as exc:
+        return JSONResponse({"message": str(exc)}, status_code=404)
+    except (OSError, TandemError) as exc:
+        return JSONResponse({"message": str(exc)}, status_code=422)
+    return JSONResponse({"state": "applied"})
 
 
 def _receive(request: Request, kind: str, payload: dict[str, Any]) -> JSONResponse:

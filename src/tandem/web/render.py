@@ -1,5 +1,10 @@
 """Rendering pages: the context every page shares (menu, language, node, CSRF token,
-pending changes) and the Status section that the live stream sends as HTML."""
+pending changes, who is logged in and what they may use) and the Status section that the
+live stream sends as HTML.
+
+The menu and the buttons a page offers follow rights.py, the same allow-list the guard
+enforces, so the container panel user is shown only what it may use.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +15,7 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse
 
 from tandem import __version__
-from tandem.web import csrf, i18n
+from tandem.web import auth, csrf, i18n, rights
 from tandem.web.context import language, translator, web_of
 from tandem.web.i18n import N_
 
@@ -33,11 +38,18 @@ def base_context(request: Request, page: str) -> dict[str, Any]:
     web = web_of(request)
     cfg = web.cfg()
     _ = translator(request)
+    user = auth.current_user(request.session, web.passwords)
+
+    def can(method: str, path: str) -> bool:
+        return rights.may(user, method, path)
+
     return {
         "request": request,
         "_": _.gettext,
         "page": page,
-        "menu": MENU,
+        "menu": [item for item in MENU if can("GET", item[1])],
+        "user": user,
+        "can": can,
         "lang": language(request),
         "languages": [(code, i18n.LANGUAGE_NAMES[code]) for code in cfg.web.languages],
         "csrf": csrf.token_of(request.session),

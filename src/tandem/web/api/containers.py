@@ -28,7 +28,7 @@ from tandem.containers.manager import Changes, Containers
 from tandem.containers.progress import Event
 from tandem.errors import TandemError
 from tandem.web.api.errors import field_error
-from tandem.web.context import translator, web_of
+from tandem.web.context import Web, translator, web_of
 from tandem.web.jobs import Busy
 
 router = APIRouter(prefix="/api", tags=["containers"])
@@ -73,8 +73,11 @@ class TemplateForm(Form):
 
 
 def manager(request: Request) -> Containers:
+    return manager_of(web_of(request))
+
+
+def manager_of(web: Web) -> Containers:
     """The container API on this node's /vz, with the facts of this web's configuration."""
-    web = web_of(request)
     cfg = web.cfg()
     facts = host.from_config(cfg, cfg.node(web.me).hostname)
     return Containers(Layout(web.settings.vz_dir), facts)

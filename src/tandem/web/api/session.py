@@ -20,14 +20,14 @@ LANGUAGE_COOKIE_SECONDS = 10 * 365 * 24 * 3600
 async def session(request: Request) -> dict[str, Any]:
     web = web_of(request)
     return {
-        "user": auth.USER if auth.logged_in(request.session, web.passwords) else None,
+        "user": auth.current_user(request.session, web.passwords),
         "csrf": csrf.token_of(request.session),
         "language": language(request),
         "node": web.me,
     }
 
 
-@router.post("/login", summary="Log in as admin (throttled after failures)")
+@router.post("/login", summary="Log in as admin or panel (throttled after failures)")
 async def login(request: Request, form: LoginForm) -> JSONResponse:
     web = web_of(request)
     _ = translator(request)
@@ -50,9 +50,9 @@ async def login(request: Request, form: LoginForm) -> JSONResponse:
             status_code=401,
         )  # fmt: skip
     web.throttle.succeeded(client)
-    auth.log_in(request.session, web.passwords.fingerprint())
+    auth.log_in(request.session, form.user, web.passwords.fingerprint(form.user))
     csrf.token_of(request.session)  # a fresh token for the new session
-    return JSONResponse({"user": auth.USER, "csrf": request.session["csrf"]})
+    return JSONResponse({"user": form.user, "csrf": request.session["csrf"]})
 
 
 @router.post("/logout", summary="End the session")
