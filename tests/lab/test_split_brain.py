@@ -1,6 +1,5 @@
 """Issue 6 (HB-6, DESIGN invariant 1): every heartbeat path between the nodes cut, with
-the witness, watched from the administrator host. (Without the witness: not yet, see
-docs/failover.md "Not done yet".)
+and without the witness, watched from the administrator host.
 
 `lab cut NODE serial crossover peer` leaves the nodes without any path to each other
 while both still reach the router, the witness and the administrator. A checker on the
@@ -149,3 +148,30 @@ def test_every_path_cut_with_the_witness(with_witness: Lab) -> None:
     assert judge(seen, macs) == [active]
     assert crm(active)["group"] == "running"
     wait(active, SYNCED, 180)
+
+
+@pytest.fixture
+def without_witness() -> Iterator[Lab]:
+    yield from demo_fixture("--no-witness")
+
+
+@pytest.mark.timeout(900)
+def test_every_path_cut_without_the_witness_fencing_decides(without_witness: Lab) -> None:
+    """No witness: both nodes see the other dead. The node that runs the group fences its
+    peer at once (the passive one would wait crm.core.PASSIVE_FENCE_DELAY first), so the
+    service stays where it ran, and only there; the fenced node boots, rejoins passive
+    (no failback) and resyncs."""
+    lab = without_witness
+    active = active_node()
+    passive = "node2" if active == "node1" else "node1"
+    seen, macs = cut_every_path(lab, active)
+    assert judge(seen, macs) == [active]
+    assert passive not in lab.running(), f"{passive} should have been fenced"
+    assert crm(active)["group"] == "running" and answers(url(lab))
+    events = ok(in_node(active, "tandem", "events", "--json", "-n", "500", timeout=60))
+    assert f"fencing {passive}" in events and "this node runs the group" in events
+    lab.boot(passive)
+    wait(active, SYNCED, 240)
+    time.sleep(3)
+    assert crm(active)["group"] == "running" and not crm(passive)["active"]
+    assert answers(url(lab))

@@ -202,6 +202,27 @@ def test_consistent_replica_is_promoted_only_with_confirmation() -> None:
     assert two.role == Role.PRIMARY
 
 
+def test_a_replica_current_when_the_link_broke_says_so_until_it_reconnects() -> None:
+    """The HA loop may promote such data after fencing the peer (crm.core): the peer could
+    not have acknowledged a write without it. A restart forgets it (the peer may have
+    written alone meanwhile), and so does the next handshake."""
+    pair = connected_pair()
+    assert pair.nodes[2].core.status()["current_when_lost"] is False  # UpToDate, linked
+    pair.cut()
+    pair.feed(2, Tick())
+    two = pair.nodes[2].core
+    assert two.disk == Disk.CONSISTENT and two.status()["current_when_lost"] is True
+    # A Primary's own view is never this: it writes on, it does not take over.
+    assert pair.nodes[1].core.status()["current_when_lost"] is False
+    restarted = ReplicaCore(two.cfg, Meta(two.gens, Disk.UP_TO_DATE), pair.now, ids.__next__)
+    assert restarted.disk == Disk.CONSISTENT
+    assert restarted.status()["current_when_lost"] is False
+    pair.feed(1, PeerOutdated(1))  # the Primary writes on alone: the peer is behind now
+    pair.connect()
+    pair.tick(1.0)
+    assert two.status()["current_when_lost"] is False
+
+
 def test_split_brain_is_detected_reported_and_resolved_only_by_command() -> None:
     pair = Pair()
     for n in (1, 2):

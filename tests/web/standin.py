@@ -26,7 +26,9 @@ class StandIn:
     def close(self) -> None:
         """Every connection ended and the loop closed, here and now: a connection left
         pending would be finished by the garbage collector, after its loop has gone, and
-        pytest would blame whichever test runs then."""
+        pytest would blame whichever test runs then. Closing twice is fine."""
+        if self.loop.is_closed():
+            return
 
         async def shut() -> None:
             self.server.close()

@@ -11,6 +11,7 @@ import typer
 
 from tandem import logs, paths, rpc
 from tandem.cli.output import console, fail, print_json
+from tandem.errors import TandemError
 
 app = typer.Typer(help="The HA loop: who runs the service group, and why.", no_args_is_help=True)
 JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
@@ -110,27 +111,14 @@ def switchover(
     as_json: JsonOpt = False,
 ) -> None:
     """Move the service group to the other node: stop here, start there (CM-2)."""
-    started = time.monotonic()
-    before = _ask("status")
-    me, peer = before["node"], before["peer"]
-    target = peer if before["active"] else me
-    reply = _ask("switchover", timeout=15, force=force)
-    if not as_json:
-        console.print(f"{reply['accepted']}", markup=False)
-    deadline = started + wait
-    while time.monotonic() < deadline:
-        info = _ask("status")
-        here = info["active"] and info["group"] == "running"
-        there = info.get("peer_crm", {}).get("active") and not info["active"]
-        answer = info.get("peer_crm", {}).get("answer_to")
-        if target == me and answer == reply["token"] and not info["active"]:
-            fail(info["peer_crm"].get("answer", "the other node refused"))
-        if (target == me and here) or (target == peer and there and info["group"] == "stopped"):
-            seconds = round(time.monotonic() - started, 2)
-            if as_json:
-                print_json({"switchover": {"to": target, "seconds": seconds}})
-            else:
-                console.print(f"the group runs on {target} (switchover took {seconds:.2f} s)")
-            return
-        time.sleep(0.2)
-    fail(f"the group does not run on {target} after {wait:.0f} s; see `tandem crm status`")
+    from tandem.crm.move import move_group
+
+    say = (lambda _line: None) if as_json else (lambda line: console.print(line, markup=False))
+    try:
+        moved = move_group(force, wait, SOCKET, said=say)
+    except TandemError as exc:
+        fail(str(exc))
+    if as_json:
+        print_json({"switchover": {"to": moved.to, "seconds": moved.seconds}})
+    else:
+        console.print(f"the group runs on {moved.to} (switchover took {moved.seconds:.2f} s)")

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
 
 from tandem import logs, paths, rpc
 from tandem.cli.output import console, fail, print_json
+
+if TYPE_CHECKING:
+    from tandem.node.power import Action
 
 app = typer.Typer(help="The node supervisor: what systemd (or the lab) starts on each node.")
 
@@ -37,9 +40,60 @@ def restart(
     console.print(f"service {service} restarted (pid {pid})")
 
 
+ForceOpt = Annotated[
+    bool,
+    typer.Option(
+        "--force",
+        help="Go down even if the service group cannot move to the other node first "
+        "(its containers then stop until a node runs them again).",
+    ),
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
+
+
+def _power(action: Action, force: bool, as_json: bool) -> None:
+    from tandem.errors import TandemError
+    from tandem.node.power import shut_down
+
+    lines: list[str] = []
+
+    def say(line: str) -> None:
+        lines.append(line)
+        if not as_json:
+            console.print(line, markup=False)
+
+    try:
+        sentence = shut_down(action, force, say)
+    except TandemError as exc:
+        if as_json:
+            print_json({"power": {"action": action, "done": False, "error": str(exc),
+                                  "steps": lines}})  # fmt: skip
+            raise typer.Exit(1) from None
+        fail(str(exc))
+    if as_json:
+        print_json({"power": {"action": action, "done": True, "sentence": sentence,
+                              "steps": lines}})  # fmt: skip
+    else:
+        console.print(sentence, markup=False)
+
+
+@app.command()
+def shutdown(force: ForceOpt = False, as_json: JsonOpt = False) -> None:
+    """Power this node off cleanly: if it runs the service group, the group moves to the
+    other node first (seed 5.1.1 Wartung)."""
+    _power("poweroff", force, as_json)
+
+
+@app.command()
+def reboot(force: ForceOpt = False, as_json: JsonOpt = False) -> None:
+    """Restart this node cleanly: if it runs the service group, the group moves to the
+    other node first (there is no automatic failback, CM-4)."""
+    _power("reboot", force, as_json)
+
+
 @app.command()
 def status(
-    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+    as_json: JsonOpt = False,
 ) -> None:
     """Show the supervisor and the services it runs on this node."""
     try:

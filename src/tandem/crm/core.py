@@ -31,6 +31,12 @@ from typing import Any
 BLOCK_SECONDS = 300.0  # a node whose group failed does not take it back for this long
 HANDOFF_SECONDS = 30.0  # how long a switchover waits for the peer to take the group
 FENCE_RETRY = 10.0
+# Without a witness both nodes may try to fence each other when every path between them
+# is cut. The node that runs the group fences at once; a passive node waits this long
+# first, so the running node wins the race and the service stays where it is (like
+# Pacemaker's priority-fencing-delay). node2 waits longer still, for the case that
+# neither runs the group.
+PASSIVE_FENCE_DELAY = {"node1": 5.0, "node2": 8.0}
 
 
 @dataclass(frozen=True)
@@ -71,6 +77,9 @@ class Observation:
     conn: str = "StandAlone"
     peer_disk: str | None = None
     frozen: bool = False
+    # Consistent because the link to the peer broke while this node was UpToDate, in this
+    # life of the volume engine (not after a restart).
+    current_when_lost: bool = False
     sync_done: float | None = None  # percent, while a resync runs
     # the service group, as its runner reports it
     group: str = "stopped"  # stopped, starting, running, stopping
@@ -197,6 +206,7 @@ class HaCore:
         self._requests(o, active, out)
         if active:
             self._give_up_when_needed(o, out)
+            self._fence_lost_peer(o, out)
             self._frozen_io(o, out)
         if o.group == "stopped" and self.stopping_for:
             self._stopped(o, out)
@@ -230,7 +240,11 @@ class HaCore:
         if o.conn == "SyncTarget":
             done = f" ({o.sync_done:.0f}% done)" if o.sync_done is not None else ""
             return False, f"this node's data is being resynced{done}"
-        if o.disk == "Consistent" and not (o.witness and o.witness_reachable):
+        if (
+            o.disk == "Consistent"
+            and not (o.witness and o.witness_reachable)
+            and not self._current_unless_peer_wrote(o)
+        ):
             return False, (
                 "this node's data is Consistent but may be stale (it booted without its "
                 "peer); without the witness only an operator can promote it"
@@ -240,6 +254,20 @@ class HaCore:
         if not o.ping_me and o.ping_peer is True:
             return False, f"this node reaches no ping node while {o.peer} reaches one"
         return True, ""
+
+    @staticmethod
+    def _current_unless_peer_wrote(o: Observation) -> bool:
+        """Without a witness: data that was UpToDate when the link to the peer broke is
+        still current if the peer is dead for good (fenced, or about to be fenced by this
+        node). Under protocol C the peer acknowledged no write without this node unless
+        it outdated this node first (then the disk would say Outdated) or fenced it (then
+        this node would not be running)."""
+        return (
+            o.current_when_lost
+            and not o.witness
+            and o.fencer
+            and (o.peer_fenced or o.peer_state == "dead")
+        )
 
     def peer_eligible(self, o: Observation) -> tuple[bool, str]:
         if o.peer_state != "alive":
@@ -466,7 +494,12 @@ class HaCore:
             reason = (
                 f"starting the group: {o.peer} {o.peer_state}, granted ({o.basis}), data {o.disk}"
             )
-        confirmed = o.disk == "Consistent" and o.witness and not o.witness_self_outdated
+        confirmed = o.disk == "Consistent" and (
+            (o.witness and not o.witness_self_outdated) or (o.current_when_lost and o.peer_fenced)
+        )
+        if o.disk == "Consistent" and not confirmed:
+            self.last_wait = f"not starting on Consistent data until {o.peer} is fenced"
+            return
         self.handoff_until = 0.0
         self.ask_token = 0
         out.append(StartGroup(reason, kind, confirmed))
@@ -478,10 +511,26 @@ class HaCore:
             return
         if o.peer_state != "dead" or not o.may_fence_peer:
             return
+        delay = PASSIVE_FENCE_DELAY.get(o.me, max(PASSIVE_FENCE_DELAY.values()))
+        if o.peer_dead_for < delay:
+            self.last_wait = f"fencing {o.peer} if it stays dead for {delay:.0f} s"
+            return
         if o.now - self.fenced_at < FENCE_RETRY:
             return
         self.fenced_at = o.now
         out.append(FencePeer(f"{o.peer} dead for {o.peer_dead_for:.1f} s on all paths"))
+
+    def _fence_lost_peer(self, o: Observation, out: list[Action]) -> None:
+        """Without a witness, the node that runs the group fences a peer lost on every path
+        at once: that peer, passive, would fence this node after PASSIVE_FENCE_DELAY to
+        take over, and the service should stay where it runs."""
+        if o.witness or not o.fencer or o.peer_fenced or not o.may_fence_peer:
+            return
+        if self.stopping_for or o.now - self.fenced_at < FENCE_RETRY:
+            return
+        self.fenced_at = o.now
+        why = f"{o.peer} dead for {o.peer_dead_for:.1f} s on all paths; this node runs the group"
+        out.append(FencePeer(why))
 
     # --- what the peer reads -----------------------------------------------------------
 

@@ -138,6 +138,7 @@ class CrmDaemon:
             conn=str(vs.get("connection", "StandAlone")),
             peer_disk=vs.get("peer_disk"),
             frozen=bool(vs.get("frozen")),
+            current_when_lost=bool(vs.get("current_when_lost")),
             sync_done=vs.get("sync", {}).get("done_percent") if vs.get("sync") else None,
             group=self.runner.state,
             group_failed=self.failure,

@@ -27,7 +27,12 @@ def fence(cfg: ClusterConfig, peer: NodeId) -> str:
     if method == "lab":
         if cfg.failover.lab_keeper is None:
             raise TandemError("fencing = lab needs [failover] lab_keeper")
-        KeeperClient(cfg.failover.lab_keeper, timeout=15).call("kill", machine=peer, hard=True)
+        keeper = KeeperClient(cfg.failover.lab_keeper, timeout=15)
+        machines = keeper.call("status").get("machines", {})
+        if machines.get(peer, {}).get("state") != "on":
+            # Off already (it crashed): proven off, as a BMC reports a chassis that is off.
+            return f"{peer} is off (the lab's switch)"
+        keeper.call("kill", machine=peer, hard=True)
         return f"{peer} powered off by the lab's switch"
     if method == "ipmi":
         address = cfg.failover.ipmi_node1 if peer == "node1" else cfg.failover.ipmi_node2

@@ -76,6 +76,9 @@ class SimHa:
             )  # fmt: skip
         alive = m.peer_state == "alive"
         theirs = m.peer_ping()
+        # The volume as the engine reports it: a passive node that lost its peer holds
+        # Consistent data, current when lost if it had seen the peer in this life.
+        lost = not alive and self.group == "stopped"
         return c.Observation(
             now=node.local(),
             me=node.name,
@@ -97,7 +100,8 @@ class SimHa:
             peer_crm=m.peer_crm() if alive else {},
             vol_up=True,
             role="Primary" if self.group != "stopped" else "Secondary",
-            disk="UpToDate",
+            disk="Consistent" if lost else "UpToDate",
+            current_when_lost=lost and m.peer.seen_since_boot,
             conn="Connected" if alive else "StandAlone",
             peer_disk="UpToDate" if alive else None,
             group=self.group,
@@ -150,6 +154,7 @@ class SimHa:
             node.self_fence = None
             node.feed(Released())
         elif isinstance(a, c.FencePeer):
+            w.trace(f"{node.name}: fencing the peer: {a.reason}")
             w.fence(node)
         elif isinstance(a, c.Publish):
             if node.core is not None:

@@ -231,12 +231,16 @@ class Lab:
             raise LabError(f"{node} is running; crash it first with `tandem lab crash {node}`")
         started = time.monotonic()
         self.state.machines.pop(node, None)
+        # It may have gone off without `lab crash` (fenced by its peer through the keeper,
+        # or shut down from inside): what a crash cleans up may still be there.
+        self._detach_loops(node, set())
+        remove_cgroups(self.spec, node)
         disks.ensure(self.spec, self.keeper, node)
         self._wait_unplugged(node)
         self._power_on(node)
         return time.monotonic() - started
 
-    def _wait_unplugged(self, node: MachineName, timeout: float = 5.0) -> None:
+    def _wait_unplugged(self, node: MachineName, timeout: float = 15.0) -> None:
         """The kernel removes a dead node's cable ends a little after its processes died
         (network namespaces are cleaned up in the background, slower when two die at
         once); plugging the node in again before that fails with "File exists"."""
@@ -250,6 +254,15 @@ class Lab:
             if port not in {link["ifname"] for link in json.loads(out or "[]")}:
                 return
             time.sleep(0.01)
+        # Something still holds the dead node's network namespace: pull the cable at the
+        # router's end (a veth pair goes as a whole).
+        gone = run(in_netns(router, ["ip", "link", "del", port]), check=False)
+        if gone.returncode != 0 and "Cannot find device" not in gone.stderr:
+            raise LabError(
+                f"{node}'s old cable {port} is still plugged into the router "
+                f"{timeout:.0f} s after it went off, and removing it failed: "
+                f"{gone.stderr.strip()}; `tandem lab down` and up again"
+            )
 
     # --- faults ------------------------------------------------------------------------
 

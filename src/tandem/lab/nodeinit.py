@@ -6,6 +6,12 @@ and its host name; reports ready; waits until the lab has plugged in the network
 starts the machine's payload (`tandem node run` on a node) and restarts it when it dies,
 as systemd's Restart=always would. Killing this process is a crash: the kernel kills
 every process of the machine at once.
+
+Like systemd, it powers the machine off on SIGRTMIN+4 and restarts it on SIGRTMIN+5 (what
+`tandem node shutdown` and `tandem node reboot` send): the payload gets SIGTERM and up to
+POWER_GRACE seconds to stop in order; a restart then ends every process left, empties
+/run/tandem as a reboot empties /run, and starts the payload again. The lab's wiring and
+the disk stay as they are, as a reboot keeps the cables and the disk.
 """
 
 from __future__ import annotations
@@ -24,7 +30,11 @@ from types import FrameType
 from typing import Any
 
 RESTART_DELAY = 1.0
-STOP_GRACE = 10
+STOP_GRACE = 10  # SIGTERM: the lab stopping (`lab down`), which should not take long
+POWER_GRACE = 90  # poweroff or reboot from inside: systemd's DefaultTimeoutStopSec
+POWEROFF = signal.SIGRTMIN + 4
+REBOOT = signal.SIGRTMIN + 5
+RUN_DIR = Path("/run/tandem")
 
 
 def sh(*argv: str) -> None:
@@ -33,9 +43,9 @@ def sh(*argv: str) -> None:
 
 def mount_machine(spec: dict[str, Any]) -> None:
     sh("mount", "-t", "proc", "proc", "/proc")
-    run_dir = Path("/run/tandem")
+    run_dir = RUN_DIR
     run_dir.mkdir(parents=True, exist_ok=True)
-    sh("mount", "-t", "tmpfs", "-o", "mode=0755", "tandem-run", str(run_dir))
+    mount_run()
     # A sysfs mounted in this network namespace shows its own interfaces (LXC needs that);
     # the cgroup mounts underneath would be hidden by it, so they are moved across.
     aside = run_dir / ".cgroup"
@@ -61,19 +71,69 @@ def mount_machine(spec: dict[str, Any]) -> None:
         sh("mount", "--bind", serial["pty"], str(device))
 
 
+def mounts() -> list[str]:
+    """Mount points of this machine, in the order they were mounted."""
+    with open("/proc/self/mounts") as f:  # noqa: PTH123
+        return [line.split()[1].replace("\\040", " ") for line in f]
+
+
+def mount_run() -> None:
+    sh("mount", "-t", "tmpfs", "-o", "mode=0755", "tandem-run", str(RUN_DIR))
+
+
 class Init:
     def __init__(self, payload: list[str] | None, log_path: str | None) -> None:
         self.payload = payload
         self.log_path = log_path
         self.child: int | None = None
         self.stopping = False
+        self.rebooting = False
+        self.boot_mounts: list[str] = []  # the machine's own, as mount_machine left them
 
     def on_term(self, _sig: int, _frame: FrameType | None) -> None:
+        self.stop(STOP_GRACE)
+
+    def on_power(self, sig: int, _frame: FrameType | None) -> None:
+        if self.stopping:
+            return  # going down already
+        self.rebooting = sig == REBOOT
+        self.note("reboot requested" if self.rebooting else "poweroff requested")
+        self.stop(POWER_GRACE)
+
+    def on_alarm(self, _sig: int, _frame: FrameType | None) -> None:
+        """The payload outlived its grace: on a restart everything is killed and the
+        machine comes up again; otherwise init exits and the kernel kills the rest."""
+        if self.rebooting:
+            self.note("payload did not stop in time; killing every process")
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(-1, signal.SIGKILL)
+            return
+        os._exit(0)
+
+    def stop(self, grace: int) -> None:
         self.stopping = True
         if self.child is not None:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(self.child, signal.SIGTERM)
-        signal.alarm(STOP_GRACE)  # a payload that ignores SIGTERM gets killed with us
+        signal.alarm(grace)  # a payload that ignores SIGTERM gets killed with us
+
+    def restart_machine(self) -> None:
+        """What is left of the old run goes, as in a reboot: every process, and /run."""
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(-1, signal.SIGKILL)  # from PID 1: every other process of the machine
+        with contextlib.suppress(ChildProcessError):
+            while True:
+                os.waitpid(-1, 0)
+        # Whatever the old run mounted and did not unmount (it was killed) goes, newest
+        # first; a reboot starts from the machine's own mounts.
+        for target in reversed(mounts()):
+            if target not in self.boot_mounts:
+                subprocess.run(["umount", "-l", target], check=False, capture_output=True)
+        subprocess.run(["umount", "-l", str(RUN_DIR)], check=False, capture_output=True)
+        mount_run()
+        signal.alarm(0)
+        self.stopping = self.rebooting = False
+        self.note("machine restarted")
 
     def start_payload(self) -> None:
         assert self.payload is not None
@@ -108,6 +168,10 @@ class Init:
             if pid != self.child:
                 continue
             self.child = None
+            if self.stopping and self.rebooting:
+                self.restart_machine()
+                self.start_payload()
+                continue
             if self.stopping:
                 return
             self.note(f"payload exited ({os.waitstatus_to_exitcode(status)}); restarting")
@@ -132,7 +196,9 @@ def main() -> None:
     host_pid = int(Path("/proc/self").readlink().name)
     init = Init(spec.get("payload"), spec.get("log"))
     signal.signal(signal.SIGTERM, init.on_term)
-    signal.signal(signal.SIGALRM, lambda *_: os._exit(0))
+    signal.signal(signal.SIGALRM, init.on_alarm)
+    signal.signal(POWEROFF, init.on_power)
+    signal.signal(REBOOT, init.on_power)
     try:
         mount_machine(spec)
         socket.sethostname(spec["hostname"])
@@ -145,6 +211,7 @@ def main() -> None:
     if os.read(args.go_fd, 16) != b"go":
         sys.exit(1)  # the lab gave up on this machine before plugging it in
     os.close(args.go_fd)
+    init.boot_mounts = mounts()
     init.note(f"machine {spec['hostname']} up")
     init.loop()
 

@@ -501,7 +501,12 @@ class World:
             target = self.nodes[node]
             if target.core is not None:
                 target.crash("fault")
-                self.sched.after(rng.uniform(0.05, 6.0), self.restart, target)
+                down = rng.uniform(0.05, 6.0)
+                if self.settings.ha_core and not self.settings.witness and rng.random() < 0.3:
+                    # Down long enough for the passive node to fence it and take over
+                    # (crm.core.PASSIVE_FENCE_DELAY): the path that only fencing opens.
+                    down += 10.0
+                self.sched.after(down, self.restart, target)
         elif kind == "mrestart":
             # The supervisor starts it again after 1 s; a longer absence than the grant
             # is not covered yet (docs/failover.md, "Not done yet").

@@ -23,6 +23,8 @@ from typing import Any
 from tandem import __version__, paths, rpc
 from tandem.config import ClusterConfig, InvalidConfig, NodeId, load_config
 from tandem.errors import ConfigError, TandemError
+from tandem.eventlog import log as events
+from tandem.node import power
 from tandem.node.services import ServiceSpec, node_services
 
 log = logging.getLogger("tandem.node")
@@ -151,9 +153,22 @@ class Supervisor:
             return self.status()
         if request.get("op") == "restart":
             return await self.restart(str(request.get("service")))
+        if request.get("op") == "power":
+            return self.power(str(request.get("action")))
         raise TandemError(
-            f"unknown op {request.get('op')!r}; the supervisor knows: status, restart"
+            f"unknown op {request.get('op')!r}; the supervisor knows: status, restart, power"
         )
+
+    def power(self, action: str) -> dict[str, Any]:
+        """Has init power the machine off or restart it, a moment after answering (init
+        then stops this supervisor with SIGTERM, and the services in reverse order)."""
+        sig = power.signal_init(action)
+        node = self.node or socket.gethostname()
+        sentence = f"{node} {power.VERBS[action]} now, on the operator's request"
+        log.info("%s: telling init (pid 1)", sentence)
+        events.record(node, "node", sentence, details={"action": action})
+        asyncio.get_running_loop().call_later(0.2, os.kill, 1, sig)
+        return {"node": self.node, "action": action}
 
     async def restart(self, name: str) -> dict[str, Any]:
         """Stop one service and start it again (a changed key or configuration that the

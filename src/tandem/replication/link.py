@@ -31,6 +31,7 @@ class LinkPath(ReplicaState):
             return
         self._new_epoch()
         self.handshakes += 1
+        self.lost_current = False
         out.append(Send(self._hello()))
 
     def _hello(self) -> m.Hello:
@@ -94,7 +95,11 @@ class LinkPath(ReplicaState):
         elif self.role == Role.PRIMARY:
             self._primary_alone(peer_promotable, out)
         elif self.disk == Disk.UP_TO_DATE:
+            # Consistent: the peer may write alone from now on. But it was current at this
+            # moment, which a takeover after fencing the peer may rely on (the peer cannot
+            # have acknowledged a write without us unless it outdated us first).
             self.disk = Disk.CONSISTENT
+            self.lost_current = True
             self._persist(out)
 
     def _diskless_primary_alone(self, out: list[Action]) -> None:

@@ -95,6 +95,9 @@ class ReplicaState:
         self.role = Role.SECONDARY
         self.conn = Conn.CONNECTING
         self.peer_disk: Disk | None = None  # the peer's disk as last reported
+        # UpToDate when the link to the peer broke, in this life (never persisted: a
+        # restart cannot know what the peer did meanwhile).
+        self.lost_current = False
         self.peer_primary = False
         self.io = 0
         self.ios: dict[int, tuple[str, Any]] = {}
@@ -223,6 +226,9 @@ class ReplicaState:
             },
             "frozen": self.frozen,
             "protocol": self.cfg.protocol,
+            "current_when_lost": (
+                self.lost_current and self.disk == Disk.CONSISTENT and self.role == Role.SECONDARY
+            ),
         }
         if self.conn in (Conn.SYNC_SOURCE, Conn.SYNC_TARGET):
             total = max(self.sync_total, 1) * BLOCK

@@ -100,6 +100,7 @@ def create_app(settings: WebSettings, background: bool = True) -> FastAPI:
 def routers() -> list[APIRouter]:
     """Every router of the app; tests/web/test_routes.py walks them all."""
     from tandem.web import pages, peer_api
+    from tandem.web.api import power
 
     return [
         session.router,
@@ -114,7 +115,9 @@ def routers() -> list[APIRouter]:
         status.router,
         nodes.router,
         updates.router,
+        power.router,
         peer_api.router,
+        power.peer_router,
         pages.router,
     ]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any, Literal
 
 from fastapi import APIRouter, Query, Request
@@ -39,15 +39,20 @@ async def list_updates(request: Request, node: NodeId) -> JSONResponse:
         return JSONResponse({"available": False, "reason": str(exc)})
 
 
-@router.post("/updates/{node}/{kind}", summary="Check for updates (refresh) or apply them")
-async def run_updates(request: Request, node: NodeId, kind: Kind) -> JSONResponse:
+async def start_job_on(
+    request: Request,
+    node: NodeId,
+    local: Callable[[], dict[str, Any]],
+    peer_path: str,
+    body: dict[str, Any],
+    status_code: int = 200,
+) -> JSONResponse:
+    """A job on `node`: started here, or by the peer through `peer_path`; the answer is
+    the job's view with the node, or 409 with why nothing was started."""
     web = web_of(request)
     _ = translator(request)
     try:
-        if node == web.me:
-            job = start_local(web, kind)
-        else:
-            job = await web.peer.call("POST", "/peer/jobs", {"kind": kind})
+        job = local() if node == web.me else await web.peer.call("POST", peer_path, body)
     except Busy as exc:
         return JSONResponse({"message": str(exc)}, status_code=409)
     except PeerUnreachable as exc:
@@ -58,7 +63,15 @@ async def run_updates(request: Request, node: NodeId, kind: Kind) -> JSONRespons
         )  # fmt: skip
     except PeerRefused as exc:
         return JSONResponse({"message": str(exc)}, status_code=409)
-    return JSONResponse({"node": node, **job})
+    return JSONResponse({"node": node, **job}, status_code=status_code)
+
+
+@router.post("/updates/{node}/{kind}", summary="Check for updates (refresh) or apply them")
+async def run_updates(request: Request, node: NodeId, kind: Kind) -> JSONResponse:
+    web = web_of(request)
+    return await start_job_on(
+        request, node, lambda: start_local(web, kind), "/peer/jobs", {"kind": kind}
+    )
 
 
 async def job_view(

@@ -236,6 +236,13 @@ function followJob(section, node, job, done) {
     pre.textContent += view.lines.join("\n") + (view.lines.length ? "\n" : "");
     pre.scrollTop = pre.scrollHeight;
   });
+  source.onerror = () => {
+    // The node went down (a shutdown) or the connection broke: say so, do not retry.
+    if (source.readyState === EventSource.CLOSED || source.readyState === EventSource.CONNECTING) {
+      source.close();
+      pre.textContent += T.lost + "\n";
+    }
+  };
   source.addEventListener("end", (event) => {
     const state = JSON.parse(event.data).state;
     pre.textContent += (state === "done" ? T.finished : T.failed) + "\n";
@@ -257,12 +264,25 @@ function setupActions() {
     if (status >= 200 && status < 300) { location.reload(); return; }
     if (box) { box.hidden = false; box.className = "action-result result warn"; box.textContent = data.message || T.error; }
   }));
-  document.querySelectorAll("[data-job-api]").forEach((button) => button.addEventListener("click", async () => {
+  document.querySelectorAll("[data-job-api]").forEach((button) => button.addEventListener("click", () => {
     const section = button.closest("section");
     const box = section.querySelector(".action-result");
-    const { status, data } = await api("POST", button.dataset.jobApi);
-    if (status >= 300) { box.hidden = false; box.className = "action-result result warn"; box.textContent = data.message || T.error; return; }
-    followJob(section, data.node, data, () => location.reload());
+    const go = async () => {
+      const body = button.dataset.body ? JSON.parse(button.dataset.body) : undefined;
+      if (body && button.dataset.withForce !== undefined) {
+        body.force = Boolean(section.querySelector("input[name=force]")?.checked);
+      }
+      box.hidden = true;
+      const { status, data } = await api("POST", button.dataset.jobApi, body);
+      if (status >= 300) { box.hidden = false; box.className = "action-result result warn"; box.textContent = data.message || T.error; return; }
+      followJob(section, data.node, data, () => location.reload());
+    };
+    if (!button.dataset.warn) { go(); return; }
+    const confirmBox = section.querySelector(".confirm");
+    confirmBox.querySelector("p").textContent = button.dataset.warn;
+    confirmBox.hidden = false;
+    confirmBox.querySelector("[data-confirm]").onclick = () => { confirmBox.hidden = true; go(); };
+    confirmBox.querySelector("[data-cancel]").onclick = () => { confirmBox.hidden = true; };
   }));
 }
 
