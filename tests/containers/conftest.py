@@ -155,4 +155,24 @@ def admin_ping(address: str, within: float = 6.0) -> bool:
     for probe in (["ip", "route", "get", address], ["ip", "neigh", "show", "to", address]):
         shown = subprocess.run(probe, capture_output=True, text=True)
         print("$", " ".join(probe), "\n", shown.stdout, shown.stderr)
+    _from_the_nodes(address)
     return False
+
+
+def _from_the_nodes(address: str) -> None:
+    """Where the packet stops: each running node's route to the address, whether the node
+    itself reaches it, and its neighbour entries (the administrator's among them)."""
+    try:
+        lab = Lab.open(TEST_LAB)
+        running = lab.running()
+    except Exception as exc:  # a diagnosis must not hide the failure
+        print(f"(no lab to look into: {exc})")
+        return
+    for node in ("node1", "node2"):
+        if node not in running:
+            continue
+        for probe in (["ip", "route", "get", address], ["ping", "-n", "-c", "1", "-W", "1",
+                      address], ["ip", "neigh", "show"]):  # fmt: skip
+            shown = subprocess.run(lab.exec_argv(node, probe), capture_output=True, text=True,
+                                   env=lab.exec_env(), timeout=20)  # fmt: skip
+            print(f"{node}$", " ".join(probe), "\n", shown.stdout, shown.stderr)
