@@ -20,8 +20,10 @@ from tandem.membership.events import (
     Released,
     SelfFence,
     SendBeat,
+    SendWitness,
     Tick,
     Want,
+    WitnessReplied,
 )
 from tandem.membership.wire import PathName
 
@@ -274,3 +276,43 @@ def test_a_new_life_yields_only_after_its_failover_logic_has_spoken() -> None:
     pair.cores[2].set_crm_info({"active": False, "eligible": True}, None)
     pair.run(1.0)
     assert pair.cores[1].decision.granted
+
+
+def test_a_grant_answering_a_request_sent_before_a_release_is_void() -> None:
+    """Seed 31305 of the simulator: node1 renewed the witness's lease and released it in
+    the same instant; the renewal's grant came back after the release and revived the
+    lease locally, while the witness had let it go (and then gave it to node2). node1
+    claimed on that ghost lease and ran the group beside node2."""
+    pair = Pair()
+    for n in (1, 2):
+        pair.cores[n] = MembershipCore(config(n, witness=True), 1, pair.now)
+    pair.run(5.0)
+    one = pair.cores[1]
+
+    def requests() -> list[SendWitness]:
+        return [a for who, a in pair.actions if who == 1 and isinstance(a, SendWitness)]
+
+    def reply(req: SendWitness, seq: int) -> None:
+        body = {"echo_gen": one.generation, "echo_req": req.seq, "granted": True,
+                "lease": 3.0, "holder": 1}  # fmt: skip
+        pair.feed(1, WitnessReplied(7, seq, body))
+
+    pair.feed(1, Want(True))
+    pair.run(0.5)
+    for i, req in enumerate(requests(), start=1):
+        reply(req, i)
+    assert one.lease_until > pair.now
+    pair.run(0.25)
+    late = requests()[-1]  # a renewal whose answer is still on its way
+    pair.feed(1, Want(False))
+    pair.feed(1, Released())
+    pair.run(0.3)
+    release = next(r for r in requests() if r.body["release"])
+    assert release.seq > late.seq and one.lease_until == 0.0
+    reply(late, 1000)
+    assert one.lease_until == 0.0, "a grant sent before the release revived the lease"
+    pair.feed(1, Want(True))
+    pair.run(0.3)
+    fresh = next(r for r in requests() if r.seq > release.seq and not r.body["release"])
+    reply(fresh, 1001)
+    assert one.lease_until > pair.now  # a request after the release may be granted again

@@ -131,6 +131,9 @@ class MembershipCore:
         self.lease_until = 0.0
         self.witness_sent: OrderedDict[int, float] = OrderedDict()
         self.witness_seq = 0
+        # The last release we sent: a grant answering an earlier request must not bring
+        # the lease back (found by the simulator, seed 31305).
+        self.release_seq = 0
         self.next_witness = now
         self.witness_seen: tuple[int, int] = (0, 0)  # witness generation, seq
         self.witness_last_reply = -math.inf
@@ -240,9 +243,16 @@ class MembershipCore:
         holder = body.get("holder")
         self.witness_holder = holder if isinstance(holder, int) else 0
         lease = body.get("lease")
-        if body.get("granted") is True and isinstance(lease, (int, float)):
+        if (
+            body.get("granted") is True
+            and isinstance(lease, (int, float))
+            and isinstance(req, int)
+            and req > self.release_seq
+        ):
             # The witness counts from when it received the request, which is after we
-            # sent it: our expiry comes first, whatever the delay.
+            # sent it: our expiry comes first, whatever the delay. A grant to a request
+            # sent before our last release is void: the witness let the lease go when the
+            # release arrived and may have given it to the peer since.
             until = sent + min(float(lease), self.cfg.promise) - self.cfg.margin
             self.lease_until = max(self.lease_until, until)
         self.witness_self_outdated = body.get("self_outdated") is True
@@ -255,6 +265,7 @@ class MembershipCore:
             # Hand the witness's vote back, so that it belongs to whoever runs the group.
             self.lease_until = 0.0
             self._send_witness(now, out, release=True)
+            self.release_seq = self.witness_seq
         self.lease_needed = needed
         if needed and now >= self.next_witness:
             self._send_witness(now, out, release=False)
