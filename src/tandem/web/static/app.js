@@ -28,6 +28,7 @@ function formData(form) {
     if (!el.name) continue;
     const kind = el.dataset.type;
     if (kind === "bool") out[el.name] = el.checked;
+    else if (kind === "set") { out[el.name] = out[el.name] || []; if (el.checked) out[el.name].push(el.value); }
     else if (kind === "list") out[el.name] = el.value.split(/[\s,;]+/).filter(Boolean);
     else if (kind === "int") out[el.name] = el.value === "" ? null : Number(el.value);
     else if (el.type === "radio") { if (el.checked) out[el.name] = el.value; }
