@@ -197,6 +197,8 @@ async function loadUpdates(section) {
   const list = section.querySelector(".updates-list");
   const { data } = await api("GET", "/api/updates/" + node);
   list.replaceChildren();
+  const runsOn = section.querySelector("[data-runs-on]");
+  if (runsOn) runsOn.textContent = data.node ? "(" + T.runson + " " + data.node + ")" : "";
   if (!data.available) {
     const p = document.createElement("p");
     p.className = "muted";
@@ -273,7 +275,7 @@ async function startJob(section, kind) {
   error.textContent = "";
   const { status, data } = await api("POST", `/api/updates/${node}/${kind}`);
   if (status >= 300) { error.textContent = data.message || T.error; return; }
-  followJob(section, node, data);
+  followJob(section, data.node || node, data);  // container 101: the node it runs on
 }
 
 function setupUpdates() {
