@@ -48,11 +48,15 @@ with TestClient(create_app(settings, background=False), base_url="https://testse
         reply = c.request(method, url)
         data = reply.json()
         if method == "POST" and reply.status_code == 200:
-            for _ in range(60):
-                view = c.get(f"/api/jobs/{data['node']}/{data['id']}", params={"wait": 5}).json()
+            lines, since = [], 0
+            for _ in range(120):  # each call waits for new lines, up to 5 s
+                view = c.get(f"/api/jobs/{data['node']}/{data['id']}",
+                             params={"since": since, "wait": 5}).json()
+                lines += view["lines"]
+                since = view["next"]
                 if view["state"] != "running":
                     break
-            data = {**view, "node": data["node"]}
+            data = {**view, "lines": lines, "node": data["node"]}
         out.append({"status": reply.status_code, "data": data})
 print(json.dumps(out))
 """

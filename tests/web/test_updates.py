@@ -71,10 +71,15 @@ def run_job(client: TestClient, url: str) -> dict[str, Any]:
     reply = client.post(url)
     assert reply.status_code == 200, reply.text
     job = reply.json()
-    for _ in range(50):
-        view = client.get(f"/api/jobs/{job['node']}/{job['id']}", params={"wait": 5}).json()
+    lines: list[str] = []
+    since = 0
+    for _ in range(50):  # each call waits for new lines, up to 5 s
+        url = f"/api/jobs/{job['node']}/{job['id']}"
+        view = client.get(url, params={"since": since, "wait": 5}).json()
+        lines += view["lines"]
+        since = view["next"]
         if view["state"] != "running":
-            return dict(view)
+            return {**view, "lines": lines}
     raise AssertionError(f"job {job} did not end")
 
 
