@@ -11,55 +11,17 @@ mail from it is tests/web/test_updates.py's). A stopped container is "not availa
 
 from __future__ import annotations
 
-import json
-import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from tandem.eventlog.log import read
 from tandem.lab.lab import Lab
 from tests.containers.conftest import Node
-from tests.web.conftest import PASSWORD, free_port, install
+from tests.containers.webapp import put_file, web, web_dirs
 
 pytestmark = pytest.mark.lab
-
-# Run by node1's Python inside node1: the web app with /vz as the product has it.
-WEB = r"""
-import json, sys
-from pathlib import Path
-from starlette.testclient import TestClient
-from tandem.web.app import create_app
-from tandem.web.settings import WebSettings
-
-etc, state, password, calls = Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3], sys.argv[4:]
-settings = WebSettings(etc_dir=etc, state_dir=state / "web", run_dir=state / "run",
-                       node="node1", peer_timeout=0.5)
-out = []
-with TestClient(create_app(settings, background=False), base_url="https://testserver") as c:
-    c.headers["X-CSRF-Token"] = c.get("/api/session").json()["csrf"]
-    assert c.post("/api/login", json={"user": "admin", "password": password}).status_code == 200
-    c.headers["X-CSRF-Token"] = c.get("/api/session").json()["csrf"]
-    assert c.put("/api/session/language", json={"language": "en"}).status_code == 200
-    for call in calls:
-        method, url = call.split(" ", 1)
-        reply = c.request(method, url)
-        data = reply.json()
-        if method == "POST" and reply.status_code == 200:
-            lines, since = [], 0
-            for _ in range(120):  # each call waits for new lines, up to 5 s
-                view = c.get(f"/api/jobs/{data['node']}/{data['id']}",
-                             params={"since": since, "wait": 5}).json()
-                lines += view["lines"]
-                since = view["next"]
-                if view["state"] != "running":
-                    break
-            data = {**view, "lines": lines, "node": data["node"]}
-        out.append({"status": reply.status_code, "data": data})
-print(json.dumps(out))
-"""
 
 FAKE_APT = """#!/bin/sh
 echo "Listing..."
@@ -78,10 +40,8 @@ esac
 
 
 @pytest.fixture(scope="module")
-def web_dirs(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    """node1's /etc/tandem as `tandem init` writes it, and a state folder, both scratch."""
-    root = tmp_path_factory.mktemp("ve-updates")
-    return install(root, free_port())["node1"], root / "state"
+def dirs(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    return web_dirs(tmp_path_factory.mktemp("ve-updates"))
 
 
 @pytest.fixture(scope="module")
@@ -91,22 +51,8 @@ def c101(node1: Node, ve_lab: Lab) -> Iterator[Node]:
     yield node1
 
 
-def web(node: Node, dirs: tuple[Path, Path], *calls: str) -> list[dict[str, Any]]:
-    etc, state = dirs
-    result = node.run(sys.executable, "-c", WEB, str(etc), str(state), PASSWORD, *calls,
-                      timeout=600)  # fmt: skip
-    assert result.returncode == 0, result.stderr[-3000:]
-    return list(json.loads(result.stdout.strip().splitlines()[-1]))
-
-
-def put_file(node: Node, path: str, text: str) -> None:
-    result = node.ve("exec", "101", "--", "/bin/sh", "-c", f"cat > {path} && chmod 755 {path}",
-                     input=text)  # fmt: skip
-    assert result.returncode == 0, result.stderr
-
-
-def test_busybox_has_no_apt_and_the_card_says_so(c101: Node, web_dirs: tuple[Path, Path]) -> None:
-    listed, started = web(c101, web_dirs, "GET /api/updates/container",
+def test_busybox_has_no_apt_and_the_card_says_so(c101: Node, dirs: tuple[Path, Path]) -> None:
+    listed, started = web(c101, dirs, "GET /api/updates/container",
                           "POST /api/updates/container/apply")  # fmt: skip
     assert listed["status"] == 200
     assert listed["data"]["available"] is False and listed["data"]["node"] == "node1"
@@ -116,13 +62,13 @@ def test_busybox_has_no_apt_and_the_card_says_so(c101: Node, web_dirs: tuple[Pat
 
 
 def test_updates_are_listed_and_installed_inside_the_container(
-    c101: Node, web_dirs: tuple[Path, Path]
+    c101: Node, dirs: tuple[Path, Path]
 ) -> None:
     put_file(c101, "/bin/apt", FAKE_APT)
     put_file(c101, "/bin/apt-get", FAKE_APT_GET)
     try:
         listed, refreshed, applied = web(
-            c101, web_dirs, "GET /api/updates/container", "POST /api/updates/container/refresh",
+            c101, dirs, "GET /api/updates/container", "POST /api/updates/container/refresh",
             "POST /api/updates/container/apply",
         )  # fmt: skip
     finally:
@@ -143,16 +89,16 @@ def test_updates_are_listed_and_installed_inside_the_container(
     assert not [v for v in env if v.startswith("TANDEM")], "the node's variables stay outside"
     assert "args: -q -y -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold " \
            "upgrade" in job["lines"]  # fmt: skip
-    events = [e for e in read(web_dirs[1] / "events.jsonl") if e.kind == "updates"]
+    events = [e for e in read(dirs[1] / "events.jsonl") if e.kind == "updates"]
     assert [e.sentence for e in events] == [
         "updates installed on container 101 on node1: 2 packages, exit code 0"
     ]
 
 
-def test_a_stopped_container_is_not_available(c101: Node, web_dirs: tuple[Path, Path]) -> None:
+def test_a_stopped_container_is_not_available(c101: Node, dirs: tuple[Path, Path]) -> None:
     c101.ok("stop", "101")
     try:
-        [listed] = web(c101, web_dirs, "GET /api/updates/container")
+        [listed] = web(c101, dirs, "GET /api/updates/container")
     finally:
         c101.ok("start", "101")
     assert listed["data"] == {
