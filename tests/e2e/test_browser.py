@@ -211,6 +211,29 @@ def test_bad_input_is_shown_beside_its_field_and_not_saved(page: Page, demo: Dem
     expect(page.locator("#pw-admin [data-field=password] .error")).to_contain_text("leer")
 
 
+def test_the_choice_of_mailed_events_is_saved_on_both_nodes(page: Page, demo: Demo) -> None:
+    """MG-2 Notification "which events": the checkboxes go through the page's form to both
+    nodes' configuration, and node2's page shows what was chosen on node1's."""
+    log_in_if_needed(page, demo, "node1")
+    box = "input[name=events][value={}]"
+    page.goto(demo.urls["node1"] + "/notification")
+    for kind in ("hardware", "other"):
+        page.uncheck(box.format(kind))
+    page.click("form[data-api='/api/notification'] button[type=submit]")
+    expect(page.locator("form[data-api='/api/notification'] .result")).to_be_visible()
+    shoot(page, "de-notification-events")
+    log_in_if_needed(page, demo, "node2")
+    page.goto(demo.urls["node2"] + "/notification")
+    assert not page.is_checked(box.format("hardware")) and not page.is_checked(box.format("other"))
+    assert page.is_checked(box.format("failover")) and page.is_checked(box.format("disks"))
+    for kind in ("hardware", "other"):  # as it was, from node2's page this time
+        page.check(box.format(kind))
+    page.click("form[data-api='/api/notification'] button[type=submit]")
+    expect(page.locator("form[data-api='/api/notification'] .result")).to_be_visible()
+    page.goto(demo.urls["node1"] + "/notification")
+    assert page.is_checked(box.format("hardware")) and page.is_checked(box.format("other"))
+
+
 def switch_over_to(page: Page, demo: Demo, target: str, status: Page) -> None:
     """Click Switchover on node1's Maintenance page until Status shows the group on
     `target`. A request may be refused while the other node's data is resynced (the page

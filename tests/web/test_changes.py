@@ -59,7 +59,7 @@ def test_saving_the_same_values_changes_nothing(cluster: dict[str, Node]) -> Non
 def test_the_notification_settings_reach_the_peer(cluster: dict[str, Node]) -> None:
     node1, node2 = cluster["node1"], cluster["node2"]
     body = {"addresses": ["ops@example.com"], "relay_host": "mail.example.com",
-            "relay_port": 587, "language": "en"}  # fmt: skip
+            "relay_port": 587, "language": "en", "events": ["failover", "updates"]}  # fmt: skip
     reply = node1.send("PUT", "/api/notification", body)
     assert reply.status_code == 200 and reply.json()["complete"], reply.text
     assert node2.client.get("/api/notification").json() == body

@@ -117,3 +117,7 @@ def status(root: RootOpt = Path("/"), as_json: JsonOpt = False) -> None:
         console.print(f"last error: {_ago(error['time'])}: {error['error']}", markup=False)
     if info.get("waiting"):
         console.print(f"waiting: {info['waiting']}", markup=False)
+    passed = data["counts"].get("not_chosen")
+    if passed:
+        console.print(f"not mailed: {passed} event(s) of kinds not chosen in [notification] "
+                      "events", markup=False)  # fmt: skip

@@ -103,6 +103,9 @@ def _problem(error: Any) -> str:
     kind: str = error["type"]
     if kind.endswith("_type") or kind.endswith("_parsing") or kind == "is_instance_of":
         return "wrong type or form"
+    if kind == "value_error" and "error" in error.get("ctx", {}):
+        # Our own validators' sentences, without pydantic's "Value error, " in front.
+        return str(error["ctx"]["error"])
     msg: str = error["msg"]
     return msg[0].lower() + msg[1:] if msg else kind
 
@@ -154,8 +157,10 @@ def _section_fields(loc: Sequence[int | str]) -> list[str]:
 def _expected(loc: Sequence[int | str]) -> str:
     if not loc:
         return "a valid configuration"
-    parent = _model_at([p for p in loc[:-1] if not isinstance(p, int)])
-    name = next((p for p in reversed(loc) if isinstance(p, str)), None)
+    # An item of a list (ping.nodes[1]) is described by its list's field.
+    keys = [p for p in loc if isinstance(p, str)]
+    parent = _model_at(keys[:-1])
+    name = keys[-1] if keys else None
     if parent is None or name is None:
         return "a valid value"
     field = parent.model_fields.get(name)

@@ -267,6 +267,29 @@ class WebSection(Section):
     ] = "de"
 
 
+# What an operator chooses to be mailed about (NT-1): the groups of event kinds that
+# tandem.notify.kinds sorts the event log into. A name, not the event log's own kinds,
+# because those are many and technical ("self-fence", "resource") and grow over time.
+EVENT_KINDS = ("failover", "updates", "paths", "replication", "containers", "hardware",
+               "disks", "other")  # fmt: skip
+
+
+def _event_kind(value: str) -> str:
+    if value not in EVENT_KINDS:
+        raise ValueError(f'unknown kind of event "{value}"; the kinds are {", ".join(EVENT_KINDS)}')
+    return value
+
+
+def _once_each(values: list[str]) -> list[str]:
+    twice = sorted({v for v in values if values.count(v) > 1})
+    if twice:
+        raise ValueError(f"{', '.join(twice)} listed more than once; name each kind once")
+    return values
+
+
+EventKind = Annotated[str, AfterValidator(_event_kind)]
+
+
 class NotificationSection(Section):
     address: Annotated[
         list[Annotated[str, StringConstraints(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")]],
@@ -284,6 +307,18 @@ class NotificationSection(Section):
         Literal["de", "en"],
         Field(description='Language of the mails: "de" or "en".'),
     ] = "de"
+    events: Annotated[
+        list[EventKind],
+        AfterValidator(_once_each),
+        Field(
+            description='Which events are mailed (NT-1), a list of kinds: "failover" (failover '
+            'and switchover, the group started or stopped, fencing), "updates" (security '
+            'updates available, updates installed), "paths" (a heartbeat path lost or back), '
+            '"replication", "containers", "hardware" (power supplies, fans, temperatures), '
+            '"disks" (SMART, RAID) and "other" (remote support, anything else); default all. '
+            "The event log keeps every event; those of kinds not listed are not mailed."
+        ),
+    ] = list(EVENT_KINDS)
     sender: Annotated[
         Annotated[str, StringConstraints(pattern=r"^[^@\s]+@[^@\s]+$")] | None,
         Field(description="Sender address of the mails (default: tandem@ the node's host name)."),

@@ -69,12 +69,16 @@ class Lxc:
     def unfreeze(self, veid: int) -> None:
         run(["lxc-unfreeze", *self._args(veid)], timeout=60)
 
-    def attach_argv(self, veid: int, command: list[str]) -> list[str]:
-        """lxc-attach with a clean environment: the node's variables stay outside."""
-        env = [f"PATH={ENV_PATH}", "HOME=/root", f"TERM={os.environ.get('TERM', 'linux')}"]
+    def attach_argv(
+        self, veid: int, command: list[str], env: dict[str, str] | None = None
+    ) -> list[str]:
+        """lxc-attach with a clean environment: the node's variables stay outside; `env`
+        adds the command's own (DEBIAN_FRONTEND for apt)."""
+        env = {"PATH": ENV_PATH, "HOME": "/root", "TERM": os.environ.get("TERM", "linux"),
+               **(env or {})}  # fmt: skip
         argv = ["lxc-attach", *self._args(veid), "--clear-env"]
-        for item in env:
-            argv += ["--set-var", item]
+        for name, value in env.items():
+            argv += ["--set-var", f"{name}={value}"]
         if command:
             argv += ["--", *command]
         return argv

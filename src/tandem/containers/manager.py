@@ -692,10 +692,12 @@ class Containers:
                 found.append(info)
         return found
 
-    def exec_argv(self, veid: int | str, command: list[str]) -> list[str]:
+    def exec_argv(
+        self, veid: int | str, command: list[str], env: dict[str, str] | None = None
+    ) -> list[str]:
         number = self.definition(veid).veid
         self.require_running(number)
-        return self.lxc.attach_argv(number, command)
+        return self.lxc.attach_argv(number, command, env)
 
 
 def _available(root: Path) -> int:

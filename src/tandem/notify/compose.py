@@ -2,8 +2,9 @@
 
 The subject is the event's own sentence behind the cluster's name, so a mail client's list
 reads like the event log; the body adds when and where, the reason, each step with its
-duration, and the details. The sentence itself is what the deciding code wrote (English);
-everything around it is in the configured language (catalog: locale/de/.../notify.po).
+duration, the details, and which of the operator's kinds of events brought the mail. The
+sentence itself is what the deciding code wrote (English); everything around it is in the
+configured language (catalog: locale/de/.../notify.po).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from pathlib import Path
 
 from tandem import __version__
 from tandem.eventlog.log import Event
+from tandem.notify.kinds import kind_of
 
 LOCALE_DIR = Path(__file__).parent / "locale"
 SUBJECT_MAX = 160
@@ -28,6 +30,17 @@ def N_(text: str) -> str:  # noqa: N802 (gettext's conventional name)
 
 
 SEVERITY = {"info": N_("info"), "warning": N_("warning"), "critical": N_("critical")}
+# The operator's kinds of events (kinds.py), as the Notification page names them.
+KIND_LABELS = {
+    "failover": N_("Failover and switchover"),
+    "updates": N_("Updates"),
+    "paths": N_("Heartbeat paths"),
+    "replication": N_("Replication"),
+    "containers": N_("Containers"),
+    "hardware": N_("Hardware"),
+    "disks": N_("Disks and RAID"),
+    "other": N_("Other events"),
+}
 
 
 @cache
@@ -77,11 +90,15 @@ def body(event: Event, hostname: str, lang: str) -> str:
     if shown:
         lines += ["", _("Details:")]
         lines += [f"  {key}: {value}" for key, value in shown.items()]
+    # Whoever wants fewer mails learns here where to say so.
+    label = _(KIND_LABELS[kind_of(event)])
     lines += [
         "",
         "-- ",
         _("Event {id}; tandem {version} on {host}. `tandem events` on the node lists every "
           "event.").format(id=event.id, version=__version__, host=hostname),
+        _("Mailed because \"{kind}\" is chosen on the Notification page (notification.events)."
+          ).format(kind=label),
     ]  # fmt: skip
     return "\n".join(lines) + "\n"
 

@@ -1,10 +1,11 @@
 """`tandem notify run`: turns the node's events into mails and delivers them (NT-1).
 
-Each cycle (every second) looks at the event log only if it changed: every new event is
-decided (mail, or leave it to the other node, see scope.py), rendered in the configured
-language and put into the queue on disk; then every queued mail that is due is handed to
-SMTP. A mail that cannot be delivered stays queued and is tried again after 10 s, doubling
-to 10 minutes; mails wait behind the oldest one, so they arrive in order.
+Each cycle (every second) looks at the event log only if it changed: every new event of a
+kind the operator chose (`[notification] events`, kinds.py) is decided (mail, or leave it
+to the other node, see scope.py), rendered in the configured language and put into the
+queue on disk; then every queued mail that is due is handed to SMTP. A mail that cannot
+be delivered stays queued and is tried again after 10 s, doubling to 10 minutes; mails
+wait behind the oldest one, so they arrive in order.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from tandem.errors import TandemError
 from tandem.eventlog.log import Event
 from tandem.eventlog.log import read as read_events
 from tandem.notify import compose
+from tandem.notify.kinds import chosen
 from tandem.notify.queue import MailQueue, Pending
 from tandem.notify.scope import decide, is_cluster_wide
 from tandem.notify.transport import DeliveryFailed, deliver
@@ -139,6 +141,12 @@ class Notifier:
         peer: list[bool | None] = []  # asked at most once per cycle, and only when needed
         queued, last, self.waiting = 0, None, None
         for event in self._new_events(status):
+            if not chosen(event, cfg.notification.events):
+                # Not a kind the operator wants mailed: the event log keeps it, and it is
+                # never queued, not even later when the choice changes (no old mails).
+                _count(status, "not_chosen")
+                last = event
+                continue
             if is_cluster_wide(event) and me != "node1" and not peer:
                 peer.append(self.peer_alive())
             decision = decide(event, me, peer[0] if peer else None, self.clock())

@@ -15,6 +15,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from tandem.config import ClusterConfig, ConfigIssue
+from tandem.config.model import EVENT_KINDS
 
 Text = Annotated[str, Field(max_length=253)]
 
@@ -88,6 +89,14 @@ class NotificationForm(Form):
     relay_host: Text = ""
     relay_port: Annotated[int, Field(ge=1, le=65535)] = 25
     language: Literal["de", "en"] = "de"
+    events: Annotated[
+        list[Annotated[str, Field(max_length=32)]] | None,
+        Field(
+            max_length=16,
+            description=f"The kinds of events that are mailed (NT-1), of "
+            f"{', '.join(EVENT_KINDS)}; an empty list mails none. Left out: unchanged.",
+        ),
+    ] = None
 
     def merged(self, cfg: ClusterConfig) -> tuple[dict[str, Any], dict[str, str]]:
         data = cfg.model_dump(mode="json")
@@ -98,11 +107,15 @@ class NotificationForm(Form):
             relay_port=self.relay_port,
             language=self.language,
         )
+        if self.events is not None:
+            # Whether each is a kind is for the configuration's model to say, as ever.
+            data["notification"]["events"] = [e.strip() for e in self.events]
         fields = {
             "notification.address": "addresses",
             "notification.relay_host": "relay_host",
             "notification.relay_port": "relay_port",
             "notification.language": "language",
+            "notification.events": "events",
         }
         return data, fields
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import os
 import time
 import uuid
@@ -17,6 +18,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tandem.errors import TandemError
+
+log = logging.getLogger(__name__)
 
 MAX_LINES = 5000
 MAX_JOBS = 20
@@ -39,6 +42,9 @@ class Job:
     lines: list[str] = field(default_factory=list)
     first_line: int = 0  # index of lines[0] once old lines were dropped
     changed: asyncio.Event = field(default_factory=asyncio.Event)
+    # Called once when the job has ended (the mail after updates, NT-1); not when the web
+    # stops under a running job, because then nothing is known about how it ended.
+    on_end: Callable[[Job], object] | None = None
 
     def view(self, since: int = 0) -> dict[str, Any]:
         start = max(since, self.first_line)
@@ -72,9 +78,16 @@ class Jobs:
         self._tasks: set[asyncio.Task[None]] = set()
         self._procs: set[asyncio.subprocess.Process] = set()
 
-    def start(self, title: str, argv: list[str], lock: str, env: dict[str, str]) -> Job:
+    def start(
+        self,
+        title: str,
+        argv: list[str],
+        lock: str,
+        env: dict[str, str],
+        on_end: Callable[[Job], object] | None = None,
+    ) -> Job:
         self._check_lock(lock)
-        job = self._add(Job(title, argv, lock))
+        job = self._add(Job(title, argv, lock, on_end=on_end))
         self._spawn(self._run(job, env), title)
         return job
 
@@ -164,6 +177,11 @@ class Jobs:
         job.state = "done" if code == 0 else "failed"
         job.ended = time.time()
         job._wake()
+        if job.on_end is not None:
+            try:
+                job.on_end(job)
+            except (OSError, TandemError) as exc:  # the job's own outcome stands
+                log.warning("after job %s (%s): %s", job.id, job.title, exc)
 
     async def wait(self, job: Job, since: int, timeout: float) -> None:
         """Until the job has lines beyond `since` or has ended (or the timeout passed)."""

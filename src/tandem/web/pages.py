@@ -13,7 +13,7 @@ from tandem.rootdir import Root
 from tandem.support.status import describe as support_state
 from tandem.web.api import containers
 from tandem.web.api import maintenance as maintenance_mode
-from tandem.web.api.config import network_values, notification_values
+from tandem.web.api.config import EVENT_CHOICES, network_values, notification_values
 from tandem.web.api.nodes import both_nodes
 from tandem.web.auth import PANEL
 from tandem.web.context import translator, web_of
@@ -77,7 +77,7 @@ async def maintenance(request: Request) -> HTMLResponse:
 @router.get("/notification")
 async def notification(request: Request) -> HTMLResponse:
     values = notification_values(web_of(request).cfg())
-    return page(request, "notification.html", "notification", v=values)
+    return page(request, "notification.html", "notification", v=values, choices=EVENT_CHOICES)
 
 
 @router.get("/passwords")

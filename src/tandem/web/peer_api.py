@@ -16,8 +16,9 @@ from pydantic import BaseModel
 
 from tandem.config import InvalidConfig
 from tandem.errors import ProtocolError, TandemError
-from tandem.web import container_password, sysinfo, updates
-from tandem.web.api.updates import start_local
+from tandem.web import container_password, sysinfo, updates, ve_updates
+from tandem.web.api.containers import manager
+from tandem.web.api.updates import start_container, start_local
 from tandem.web.changes import Stale
 from tandem.web.context import web_of
 from tandem.web.jobs import Busy
@@ -162,3 +163,19 @@ async def job(
     if wait > 0:
         await web.jobs.wait(found, since, wait)
     return JSONResponse(found.view(since))
+
+
+@router.get("/updates/container")
+async def list_container_updates(request: Request) -> dict[str, Any]:
+    """Container 101's updates as this node sees them; never asks back (no loop)."""
+    return await asyncio.to_thread(ve_updates.upgradable, manager(request))
+
+
+@router.post("/container/jobs")
+async def start_container_job(request: Request, body: JobRequest) -> JSONResponse:
+    """A job in container 101 here. Its own route: a node that does not know it answers
+    404 rather than take the request for one of the base system's jobs."""
+    try:
+        return JSONResponse(await start_container(web_of(request), manager(request), body.kind))
+    except (Busy, ve_updates.Unavailable) as exc:
+        return JSONResponse({"message": str(exc)}, status_code=409)

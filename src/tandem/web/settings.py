@@ -39,10 +39,18 @@ class WebSettings:
     apt_env: dict[str, str] = field(
         default_factory=lambda: {"DEBIAN_FRONTEND": "noninteractive", "LC_ALL": "C"}
     )
+    # The node's event log (tandem.eventlog), where the web records what the operator is
+    # mailed about (updates installed, NT-1). None: beside the state directory, which in
+    # production is /var/lib/tandem/events.jsonl, and in a test its own scratch file.
+    events_file: Path | None = None
 
     @property
     def config_file(self) -> Path:
         return self.etc_dir / "cluster.toml"
+
+    @property
+    def event_log(self) -> Path:
+        return self.events_file or self.state_dir.parent / "events.jsonl"
 
     @property
     def secrets(self) -> SecretPaths:

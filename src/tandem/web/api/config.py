@@ -14,6 +14,7 @@ from tandem.web.api.outcome import describe
 from tandem.web.changes import NeedsConfirmation
 from tandem.web.context import Web, translator, web_of
 from tandem.web.forms import NetworkForm, NotificationForm
+from tandem.web.i18n import N_
 
 router = APIRouter(prefix="/api", tags=["configuration"])
 
@@ -42,7 +43,26 @@ def notification_values(cfg: ClusterConfig) -> dict[str, Any]:
         "relay_host": n.relay_host or "",
         "relay_port": n.relay_port,
         "language": n.language,
+        "events": list(n.events),
     }
+
+
+# The Notification page's choice of events (MG-2 "which events", NT-1): each kind of
+# tandem.config.model.EVENT_KINDS with a name and what it covers, in the page's language.
+EVENT_CHOICES = {
+    "failover": (N_("Failover and switchover"),
+                 N_("the service group moves to the other node, starts or stops; a node is "
+                    "fenced")),
+    "updates": (N_("Updates"), N_("updates installed on a node or in container 101")),
+    "paths": (N_("Heartbeat paths"),
+              N_("failure or recovery of a heartbeat path (network connections, serial line)")),
+    "replication": (N_("Replication"), N_("state changes of the replicated volume")),
+    "containers": (N_("Containers"), N_("a container failed, was restarted or stopped")),
+    "hardware": (N_("Hardware"), N_("power supplies, fans, temperatures")),
+    "disks": (N_("Disks and RAID"), N_("SMART health of the disks, software RAID")),
+    "other": (N_("Other events"),
+              N_("remote support switched on or off, and events of any other kind")),
+}  # fmt: skip
 
 
 @router.get("/config", summary="The whole cluster configuration and its sync state")

@@ -1,8 +1,10 @@
-"""Updates of each node's base system (MG-2 Updates) and the jobs that apply them."""
+"""Updates of each node's base system and of container 101 (MG-2 Updates), and the jobs
+that apply them; an ended "install updates" job leaves an event that is mailed (NT-1)."""
 
 from __future__ import annotations
 
 import asyncio
+import gettext
 import json
 import re
 from collections.abc import AsyncIterator, Callable
@@ -12,7 +14,9 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 
 from tandem.config import NodeId
-from tandem.web import updates
+from tandem.containers.manager import Containers
+from tandem.web import update_events, updates, ve_updates
+from tandem.web.api.containers import manager
 from tandem.web.context import Web, translator, web_of
 from tandem.web.jobs import Busy
 from tandem.web.peer import PeerRefused, PeerUnreachable
@@ -21,11 +25,88 @@ router = APIRouter(prefix="/api", tags=["updates"])
 Kind = Literal["refresh", "apply"]
 JOB_ID = re.compile(r"[0-9a-f]{1,32}")
 TITLES = {"refresh": "apt-get update", "apply": "apt-get upgrade"}
+CONTAINER = f"container {ve_updates.VEID}"
 
 
 def start_local(web: Web, kind: Kind) -> dict[str, Any]:
-    job = web.jobs.start(TITLES[kind], list(updates.KINDS[kind]), "apt", web.settings.apt_env)
+    argv = list(web.settings.apt_commands[kind])
+    on_end = update_events.recorder(web.settings.event_log, web.me, web.me)
+    job = web.jobs.start(TITLES[kind], argv, "apt", web.settings.apt_env,
+                         on_end if kind == "apply" else None)  # fmt: skip
     return job.view()
+
+
+async def start_container(web: Web, containers: Containers, kind: Kind) -> dict[str, Any]:
+    """A job in container 101 on this node; ve_updates.Unavailable says why not."""
+    argv = await asyncio.to_thread(ve_updates.command, containers, kind)
+    where = f"{CONTAINER} on {web.me}"
+    on_end = update_events.recorder(web.settings.event_log, web.me, where)
+    job = web.jobs.start(f"{TITLES[kind]} in {CONTAINER}", argv, "apt-ve101", {},
+                         on_end if kind == "apply" else None)  # fmt: skip
+    return job.view()
+
+
+# The container's routes come before /updates/{node}: that one would take "container" for
+# a node's name and refuse it.
+
+
+@router.get(
+    "/updates/container",
+    summary="Updates available in container 101, asked of the node where it runs",
+)
+async def list_container_updates(request: Request) -> JSONResponse:
+    web = web_of(request)
+    here = await asyncio.to_thread(ve_updates.upgradable, manager(request))
+    if here["available"] or not here["elsewhere"]:
+        return JSONResponse({**here, "node": web.me})
+    peer = web.peer_id
+    try:
+        there = await web.peer.call("GET", "/peer/updates/container", timeout=90.0)
+    except (PeerUnreachable, PeerRefused) as exc:
+        reason = (f"{CONTAINER} is not on {web.me} ({here['reason']}), and {peer} does not "
+                  f"answer ({exc}): open the Updates page of the node where the service group "
+                  "runs")  # fmt: skip
+        return JSONResponse({"available": False, "elsewhere": True, "node": None, "reason": reason})
+    if there.get("available") or not there.get("elsewhere"):
+        return JSONResponse({**there, "node": peer})
+    reason = (f"/vz is mounted on neither {web.me} nor {peer}: {CONTAINER} runs nowhere now "
+              "(the service group is not running)")  # fmt: skip
+    return JSONResponse({"available": False, "elsewhere": True, "node": None, "reason": reason})
+
+
+@router.post(
+    "/updates/container/{kind}",
+    summary="Check for updates (refresh) or apply them in container 101, on the node where it runs",
+)
+async def run_container_updates(request: Request, kind: Kind) -> JSONResponse:
+    web = web_of(request)
+    _ = translator(request)
+    try:
+        return JSONResponse({"node": web.me, **await start_container(web, manager(request), kind)})
+    except Busy as exc:
+        return JSONResponse({"message": str(exc)}, status_code=409)
+    except ve_updates.Unavailable as exc:
+        if not exc.elsewhere:
+            return _not_started(_, str(exc))
+        here = f"{web.me}: {exc}"
+    try:
+        job = await web.peer.call("POST", "/peer/container/jobs", {"kind": kind}, timeout=60.0)
+    except PeerUnreachable as exc:
+        return JSONResponse(
+            {"message": _.gettext(
+                "{container} is not on this node ({here}), and {node} is not reachable: "
+                "nothing was started ({why})."
+             ).format(container=CONTAINER, here=here, node=web.peer_id, why=exc)},
+            status_code=409,
+        )  # fmt: skip
+    except PeerRefused as exc:
+        return _not_started(_, f"{here}; {web.peer_id}: {exc}")
+    return JSONResponse({"node": web.peer_id, **job})
+
+
+def _not_started(_: gettext.NullTranslations, why: str) -> JSONResponse:
+    message = _.gettext("Nothing was started: {why}.").format(why=why.rstrip("."))
+    return JSONResponse({"message": message}, status_code=409)
 
 
 @router.get("/updates/{node}", summary="Updates available on a node")

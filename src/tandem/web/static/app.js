@@ -28,6 +28,7 @@ function formData(form) {
     if (!el.name) continue;
     const kind = el.dataset.type;
     if (kind === "bool") out[el.name] = el.checked;
+    else if (kind === "set") { out[el.name] = out[el.name] || []; if (el.checked) out[el.name].push(el.value); }
     else if (kind === "list") out[el.name] = el.value.split(/[\s,;]+/).filter(Boolean);
     else if (kind === "int") out[el.name] = el.value === "" ? null : Number(el.value);
     else if (el.type === "radio") { if (el.checked) out[el.name] = el.value; }
@@ -196,6 +197,8 @@ async function loadUpdates(section) {
   const list = section.querySelector(".updates-list");
   const { data } = await api("GET", "/api/updates/" + node);
   list.replaceChildren();
+  const runsOn = section.querySelector("[data-runs-on]");
+  if (runsOn) runsOn.textContent = data.node ? "(" + T.runson + " " + data.node + ")" : "";
   if (!data.available) {
     const p = document.createElement("p");
     p.className = "muted";
@@ -292,7 +295,7 @@ async function startJob(section, kind) {
   error.textContent = "";
   const { status, data } = await api("POST", `/api/updates/${node}/${kind}`);
   if (status >= 300) { error.textContent = data.message || T.error; return; }
-  followJob(section, node, data);
+  followJob(section, data.node || node, data);  // container 101: the node it runs on
 }
 
 function setupUpdates() {
