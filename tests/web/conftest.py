@@ -182,3 +182,13 @@ def wait_for(predicate: Any, timeout: float = 20.0, interval: float = 0.2) -> No
     while not predicate():
         assert time.monotonic() < deadline, "condition not reached in time"
         time.sleep(interval)
+
+
+def log_in_in_english(client: Any) -> None:
+    """An in-process TestClient as a logged-in operator who reads English, with the
+    session's CSRF token on every request."""
+    client.headers["X-CSRF-Token"] = client.get("/api/session").json()["csrf"]
+    reply = client.post("/api/login", json={"user": "admin", "password": PASSWORD})
+    assert reply.status_code == 200, reply.text
+    client.headers["X-CSRF-Token"] = client.get("/api/session").json()["csrf"]
+    assert client.put("/api/session/language", json={"language": "en"}).status_code == 200

@@ -30,7 +30,7 @@ from tandem.rootdir import Root
 from tandem.support import control
 from tandem.web.app import create_app
 from tandem.web.settings import WebSettings
-from tests.web.conftest import PASSWORD, free_port, install
+from tests.web.conftest import free_port, install, log_in_in_english
 from tests.web.standin import StandIn
 
 PASSPHRASE = "a passphrase for the test"
@@ -89,11 +89,7 @@ def make_client(setup: dict[str, Path]) -> Iterator[Callable[[Path], TestClient]
         client = TestClient(app, base_url="https://testserver")
         client.__enter__()
         opened.append(client)
-        client.headers["X-CSRF-Token"] = client.get("/api/session").json()["csrf"]
-        reply = client.post("/api/login", json={"user": "admin", "password": PASSWORD})
-        assert reply.status_code == 200, reply.text
-        client.headers["X-CSRF-Token"] = client.get("/api/session").json()["csrf"]
-        assert client.put("/api/session/language", json={"language": "en"}).status_code == 200
+        log_in_in_english(client)
         return client
 
     yield make

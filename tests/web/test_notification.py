@@ -15,7 +15,7 @@ from tandem.config import parse_config
 from tandem.config.model import EVENT_KINDS
 from tandem.web.app import create_app
 from tandem.web.settings import WebSettings
-from tests.web.conftest import PASSWORD, free_port, install
+from tests.web.conftest import free_port, install, log_in_in_english
 
 BOX = re.compile(r'<input type="checkbox" name="events" value="(\w+)"([^>]*)>')
 
@@ -27,10 +27,7 @@ def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
     settings = WebSettings(etc_dir=etc, state_dir=root / "state", run_dir=root / "run",
                            node="node1", peer_timeout=0.2)  # fmt: skip
     with TestClient(create_app(settings, background=False), base_url="https://testserver") as c:
-        c.headers["X-CSRF-Token"] = c.get("/api/session").json()["csrf"]
-        assert c.post("/api/login", json={"user": "admin", "password": PASSWORD}).status_code == 200
-        c.headers["X-CSRF-Token"] = c.get("/api/session").json()["csrf"]
-        assert c.put("/api/session/language", json={"language": "en"}).status_code == 200
+        log_in_in_english(c)
         yield c
 
 

@@ -30,7 +30,7 @@ from tandem.web.app import create_app
 from tandem.web.jobs import Job
 from tandem.web.settings import WebSettings
 from tests.notify.conftest import SmtpServer
-from tests.web.conftest import PASSWORD, Node, free_port, install
+from tests.web.conftest import Node, free_port, install, log_in_in_english
 
 APPLY = ["sh", "-c", "echo 'Reading package lists...'; echo 'The following packages will be "
          "upgraded:'; echo '  bash libc6'; echo '2 upgraded, 1 newly installed, 0 to remove and "
@@ -56,10 +56,7 @@ def client(base: Path) -> Iterator[TestClient]:
                       "apply": APPLY},
     )  # fmt: skip
     with TestClient(create_app(settings, background=False), base_url="https://testserver") as c:
-        c.headers["X-CSRF-Token"] = c.get("/api/session").json()["csrf"]
-        assert c.post("/api/login", json={"user": "admin", "password": PASSWORD}).status_code == 200
-        c.headers["X-CSRF-Token"] = c.get("/api/session").json()["csrf"]
-        assert c.put("/api/session/language", json={"language": "en"}).status_code == 200
+        log_in_in_english(c)
         yield c
 
 

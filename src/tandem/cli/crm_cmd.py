@@ -9,13 +9,13 @@ from typing import Annotated, Any
 
 import typer
 
-from tandem import logs, paths, rpc
+from tandem import logs, rpc
 from tandem.cli.output import console, fail, print_json
+from tandem.crm.move import SOCKET
 from tandem.errors import TandemError
 
 app = typer.Typer(help="The HA loop: who runs the service group, and why.", no_args_is_help=True)
 JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
-SOCKET = paths.RUN_DIR / "crm.sock"
 
 
 def _ask(op: str, timeout: float = 10.0, **args: Any) -> dict[str, Any]:
